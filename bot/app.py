@@ -1,0 +1,125 @@
+"""The running bot: database, Bot, Dispatcher, delivery engine, HTTP server, in that order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sqlite3
+import sys
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
+
+from bot.checks import StartupCheckError, run_startup_checks
+from bot.config import Settings
+from bot.delivery.alerts import ParkedAlert
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.flood import FloodControl
+from bot.delivery.http import HealthCheck, build_http_app, start_http_server
+from bot.delivery.intake import Intake, Poller, WebhookIntake
+from bot.telegram import create_bot
+from handlers import ALLOWED_UPDATES, setup_routers
+from storage import Database, StorageError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+async def run(settings: Settings, *, check_only: bool = False) -> int:
+    """Start the bot and run it until SIGTERM / SIGINT. Returns the process exit status."""
+    db = Database(str(settings.DATABASE_PATH))
+    try:
+        await db.connect()
+        await db.init()
+    except (StorageError, sqlite3.Error, OSError) as error:
+        await db.close()
+        return _fail(f"DATABASE_PATH {settings.DATABASE_PATH}: {error}")
+
+    flood = FloodControl(global_rate=settings.GLOBAL_RATE_LIMIT)
+    bot = create_bot(settings, flood)
+    try:
+        return await _run_bot(settings, db, bot, flood, check_only=check_only)
+    finally:
+        await bot.session.close()
+        await db.close()
+
+
+async def _run_bot(
+    settings: Settings, db: Database, bot: Bot, flood: FloodControl, *, check_only: bool
+) -> int:
+    try:
+        identity = await run_startup_checks(bot, settings)
+    except StartupCheckError as error:
+        return _fail(str(error))
+    if check_only:
+        print(
+            f"ok: @{identity.me.username} can serve operator group "
+            f"{identity.operator_chat_title!r} ({settings.OPERATOR_CHAT_ID})"
+        )
+        return EXIT_OK
+
+    dispatcher = Dispatcher(db=db, settings=settings, identity=identity, flood=flood)
+    dispatcher.include_router(setup_routers(settings))
+    engine = DeliveryEngine(
+        db=db,
+        bot=bot,
+        dispatcher=dispatcher,
+        max_attempts=settings.MAX_ATTEMPTS,
+        concurrency=settings.CONCURRENCY,
+        on_parked=ParkedAlert(bot, settings.OPERATOR_CHAT_ID),
+    )
+    intake: Intake
+    if settings.WEBHOOK_URL:
+        intake = WebhookIntake(
+            bot=bot,
+            engine=engine,
+            url=settings.WEBHOOK_URL,
+            secret=settings.WEBHOOK_SECRET.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        intake = Poller(bot=bot, engine=engine, allowed_updates=ALLOWED_UPDATES)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    health = HealthCheck(db=db, engine=engine, intake=intake)
+    try:
+        runner = await start_http_server(
+            build_http_app(health=health, intake=intake, webhook_path=settings.webhook_path),
+            settings.HTTP_HOST,
+            settings.HTTP_PORT,
+        )
+    except OSError as error:
+        return _fail(f"HTTP_HOST/HTTP_PORT {settings.HTTP_HOST}:{settings.HTTP_PORT}: {error}")
+
+    status = EXIT_OK
+    try:
+        await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
+        # What a previous run left in the inbox goes first, ahead of anything new.
+        await engine.resume()
+        await intake.prepare()
+        logger.info("Bot @%s is running (%s)", identity.me.username, intake.mode)
+        await intake.run(stop)
+    except TelegramAPIError as error:
+        logger.critical("Stopping: %s", error)
+        status = EXIT_FAILURE
+    finally:
+        logger.info("Shutting down")
+        await runner.cleanup()
+        await engine.stop(settings.SHUTDOWN_TIMEOUT)
+        await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    logger.info("Stopped")
+    return status

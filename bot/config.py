@@ -1,0 +1,150 @@
+"""Configuration: environment variables and a `.env` file in the working directory.
+
+The variable names are part of the product's interface (deployments, docker-compose files and
+other tools set them), so they are spelled out here exactly as operators write them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A token from @BotFather: the bot's numeric id, a colon, and a 35-character secret.
+# The secret part is matched loosely (at least 30 URL-safe characters) so that a future change
+# in its length does not lock anybody out, while typos like a missing id or a pasted URL fail.
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
+# Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret token.
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment. Created once, in `main()`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    BOT_TOKEN: SecretStr
+    OPERATOR_CHAT_ID: int
+    DATABASE_PATH: Path = Path("support_bot.sqlite3")
+    TELEGRAM_API_URL: str = "https://api.telegram.org"
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: Annotated[int, Field(ge=1, le=65535)] = 8080
+    WEBHOOK_URL: str = ""
+    WEBHOOK_SECRET: SecretStr = SecretStr("")
+    LOG_LEVEL: str = "INFO"
+
+    # Delivery engine.
+    MAX_ATTEMPTS: Annotated[int, Field(ge=1, le=1000)] = 8
+    GLOBAL_RATE_LIMIT: Annotated[float, Field(gt=0, le=1000)] = 30.0
+    CONCURRENCY: Annotated[int, Field(ge=1, le=1000)] = 16
+    SHUTDOWN_TIMEOUT: Annotated[float, Field(ge=0, le=600)] = 10.0
+
+    @field_validator("BOT_TOKEN")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_RE.fullmatch(value.get_secret_value().strip()):
+            raise ValueError(
+                "does not look like a bot token from @BotFather (expected '<digits>:<secret>')"
+            )
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("OPERATOR_CHAT_ID")
+    @classmethod
+    def _supergroup_id(cls, value: int) -> int:
+        # Supergroup ids are negative and start with -100 in the Bot API.
+        if value >= 0:
+            raise ValueError(
+                "must be the negative id of a supergroup, like -1001234567890 "
+                "(a positive id is a user, not a group)"
+            )
+        return value
+
+    @field_validator("TELEGRAM_API_URL")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL, like https://api.telegram.org")
+        return value
+
+    @field_validator("WEBHOOK_URL")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be empty (long polling) or a full URL, like https://bot.example.com/webhook"
+            )
+        return value
+
+    @field_validator("WEBHOOK_SECRET")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value().strip()
+        if secret and not _SECRET_RE.fullmatch(secret):
+            raise ValueError("may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
+        return SecretStr(secret)
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        # Without a secret anybody who learns the URL could post fake customer messages.
+        if self.WEBHOOK_URL and not self.WEBHOOK_SECRET.get_secret_value():
+            raise ValueError(
+                "WEBHOOK_SECRET must be set when WEBHOOK_URL is set "
+                "(any 1-256 characters of A-Z, a-z, 0-9, _ and -)"
+            )
+        return self
+
+    @property
+    def webhook_path(self) -> str:
+        """The path part of WEBHOOK_URL: where the bot's HTTP server takes webhook calls."""
+        return urlsplit(self.WEBHOOK_URL).path or "/"
+
+    @property
+    def log_level(self) -> int:
+        return logging.getLevelNamesMapping()[self.LOG_LEVEL]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad variable and what is wrong with it, for a person to fix."""
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"])
+        kind = item["type"]
+        if kind == "missing":
+            message = "is required but not set (set it in the environment or in .env)"
+        elif kind == "int_parsing":
+            message = "must be a whole number"
+        elif kind == "float_parsing":
+            message = "must be a number"
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+        if not item["loc"]:  # a rule across several variables names them itself
+            problems.append(message)
+        else:
+            problems.append(f"{name} {message[:1].lower()}{message[1:]}")
+    return "configuration error: " + "; ".join(problems)

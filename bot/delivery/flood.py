@@ -1,0 +1,188 @@
+"""Flood control: every Bot API call of the bot passes through here.
+
+Telegram enforces its limits with HTTP 429 and a `retry_after`; calling the same chat again
+before that time is up extends the penalty. It does not publish exact per-chat limits, so this
+middleware does not guess them: it learns each chat's pace from the 429 answers it gets.
+
+- Calls to one chat are made one at a time (a per-chat FIFO lock), so when a 429 arrives no other
+  call to that chat is already on the wire, and the next one waits for the whole `retry_after`.
+  Other chats carry on meanwhile.
+- The whole bot stays under a global rate (a token bucket, `GLOBAL_RATE_LIMIT` calls/s).
+- 5xx answers and network errors are retried a bounded number of times with exponential
+  backoff and full jitter; what still fails is raised to the delivery engine, which retries the
+  whole update later and finally parks it.
+
+https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FloodStats:
+    """Counters a person (or /healthz, or metrics) may want to see."""
+
+    retry_after_waits: int = 0
+    retried_errors: int = 0
+    last_retry_after: float = 0.0
+
+
+@dataclass
+class _ChatGate:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    blocked_until: float = 0.0
+    users: int = 0  # tasks holding or waiting for the lock; the gate is dropped at zero
+
+
+class TokenBucket:
+    """At most `rate` acquisitions per second on average, bursts of up to `rate`."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, rate)
+        self._tokens = self._capacity
+        self._clock = clock
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:  # FIFO: waiting callers are served in order
+            while True:
+                now = self._clock()
+                self._tokens = min(
+                    self._capacity, self._tokens + (now - self._updated) * self._rate
+                )
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self._rate)
+
+
+class FloodControl(BaseRequestMiddleware):
+    """aiogram request middleware: per-chat 429 gates, a global rate, bounded retries."""
+
+    def __init__(
+        self,
+        *,
+        global_rate: float = 30.0,
+        max_retry_after_waits: int = 5,
+        max_error_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 10.0,
+    ) -> None:
+        self._bucket = TokenBucket(global_rate)
+        self._gates: dict[int | str, _ChatGate] = {}
+        self._max_retry_after_waits = max_retry_after_waits
+        self._max_error_retries = max_error_retries
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self.stats = FloodStats()
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if isinstance(method, GetUpdates):
+            # Long polling has its own loop and is not a message to anybody.
+            return await make_request(bot, method)
+        chat_id = _target_chat(method)
+        if chat_id is None:
+            return await self._call_with_retries(make_request, bot, method, None)
+        gate = self._gates.setdefault(chat_id, _ChatGate())
+        gate.users += 1
+        try:
+            async with gate.lock:
+                return await self._call_with_retries(make_request, bot, method, gate)
+        finally:
+            gate.users -= 1
+            if gate.users == 0 and gate.blocked_until <= time.monotonic():
+                self._gates.pop(chat_id, None)
+
+    async def _call_with_retries(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        gate: _ChatGate | None,
+    ) -> Response[TelegramType]:
+        waits = 0
+        errors = 0
+        while True:
+            if gate is not None:
+                delay = gate.blocked_until - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await self._bucket.acquire()
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                waits += 1
+                self.stats.retry_after_waits += 1
+                self.stats.last_retry_after = float(error.retry_after)
+                chat = getattr(method, "chat_id", None)
+                logger.warning(
+                    "429 from Telegram on %s (chat %s): waiting %s s",
+                    type(method).__name__,
+                    chat,
+                    error.retry_after,
+                )
+                if gate is None:
+                    if waits > self._max_retry_after_waits:
+                        raise
+                    await asyncio.sleep(error.retry_after)
+                    continue
+                # A small margin: Telegram counts the penalty from its own clock.
+                gate.blocked_until = time.monotonic() + error.retry_after + 0.05
+                if waits > self._max_retry_after_waits:
+                    raise
+            except (TelegramServerError, TelegramNetworkError) as error:
+                errors += 1
+                if errors > self._max_error_retries:
+                    raise
+                self.stats.retried_errors += 1
+                delay = random.uniform(
+                    0, min(self._backoff_cap, self._backoff_base * 2 ** (errors - 1))
+                )
+                logger.warning(
+                    "%s on %s: retry %d of %d in %.2f s",
+                    type(error).__name__,
+                    type(method).__name__,
+                    errors,
+                    self._max_error_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    def blocked_for(self, chat_id: int) -> float:
+        """Seconds until a call to this chat is allowed again (0 when it is)."""
+        gate = self._gates.get(chat_id)
+        return max(0.0, gate.blocked_until - time.monotonic()) if gate else 0.0
+
+
+def _target_chat(method: TelegramMethod[Any]) -> int | str | None:
+    chat_id = getattr(method, "chat_id", None)
+    if isinstance(chat_id, int | str):
+        return chat_id
+    return None

@@ -1,0 +1,67 @@
+"""The bot's HTTP server: `GET /healthz` always, the webhook route in webhook mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from aiohttp import web
+
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.intake import Intake, WebhookIntake
+from storage import Database
+
+logger = logging.getLogger(__name__)
+
+
+class HealthCheck:
+    """200 with `"ok": true` while the database answers and intake is alive, else 503."""
+
+    def __init__(self, *, db: Database, engine: DeliveryEngine, intake: Intake) -> None:
+        self._db = db
+        self._engine = engine
+        self._intake = intake
+
+    async def handle(self, request: web.Request) -> web.Response:
+        database = await self._db.healthcheck()
+        inbox: dict[str, int] | None = None
+        if database.get("ok"):
+            try:
+                inbox = await self._db.inbox_counts()
+            except Exception as error:
+                database = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        alive = self._intake.alive()
+        ok = bool(database.get("ok")) and alive
+        last = self._engine.stats.last_update_at
+        body = {
+            "ok": ok,
+            "database": database,
+            "intake": {"mode": self._intake.mode, "alive": alive},
+            "inbox": {
+                "pending": inbox.get("pending", 0) if inbox else None,
+                "failed": inbox.get("failed", 0) if inbox else None,
+            },
+            "last_update_at": (
+                dt.datetime.fromtimestamp(last, dt.UTC).isoformat() if last else None
+            ),
+            "handled": self._engine.stats.handled,
+            "parked": self._engine.stats.parked,
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+
+def build_http_app(*, health: HealthCheck, intake: Intake, webhook_path: str) -> web.Application:
+    app = web.Application()
+    app.router.add_get("/healthz", health.handle)
+    if isinstance(intake, WebhookIntake):
+        app.router.add_post(webhook_path, intake.handle)
+    return app
+
+
+async def start_http_server(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    logger.info("HTTP server listening on %s:%d", host, port)
+    return runner
