@@ -33,8 +33,14 @@ def _fail(message: str) -> int:
     return EXIT_FAILURE
 
 
-async def run(settings: Settings, *, check_only: bool = False) -> int:
-    """Start the bot and run it until SIGTERM / SIGINT. Returns the process exit status."""
+async def run(
+    settings: Settings, *, check_only: bool = False, stop: asyncio.Event | None = None
+) -> int:
+    """Start the bot and run it until SIGTERM / SIGINT. Returns the process exit status.
+
+    With `stop` given (tests, embedding), the bot runs until it is set and installs no signal
+    handlers.
+    """
     db = Database(str(settings.DATABASE_PATH))
     try:
         await db.connect()
@@ -46,14 +52,20 @@ async def run(settings: Settings, *, check_only: bool = False) -> int:
     flood = FloodControl(global_rate=settings.GLOBAL_RATE_LIMIT)
     bot = create_bot(settings, flood)
     try:
-        return await _run_bot(settings, db, bot, flood, check_only=check_only)
+        return await _run_bot(settings, db, bot, flood, check_only=check_only, stop=stop)
     finally:
         await bot.session.close()
         await db.close()
 
 
 async def _run_bot(
-    settings: Settings, db: Database, bot: Bot, flood: FloodControl, *, check_only: bool
+    settings: Settings,
+    db: Database,
+    bot: Bot,
+    flood: FloodControl,
+    *,
+    check_only: bool,
+    stop: asyncio.Event | None,
 ) -> int:
     try:
         identity = await run_startup_checks(bot, settings)
@@ -88,9 +100,12 @@ async def _run_bot(
     else:
         intake = Poller(bot=bot, engine=engine, allowed_updates=ALLOWED_UPDATES)
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    signals: tuple[signal.Signals, ...] = ()
+    if stop is None:
+        stop = asyncio.Event()
+        signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
         loop.add_signal_handler(signum, stop.set)
 
     health = HealthCheck(db=db, engine=engine, intake=intake)
@@ -119,7 +134,7 @@ async def _run_bot(
         await runner.cleanup()
         await engine.stop(settings.SHUTDOWN_TIMEOUT)
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in signals:
             loop.remove_signal_handler(signum)
     logger.info("Stopped")
     return status

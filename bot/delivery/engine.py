@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -69,6 +70,7 @@ class DeliveryEngine:
         concurrency: int = 16,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
+        album_window: float = 1.0,
         on_parked: ParkedCallback | None = None,
     ) -> None:
         self._db = db
@@ -81,6 +83,8 @@ class DeliveryEngine:
         self._on_parked = on_parked
         self._queues: dict[str, deque[InboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._arrived: dict[int, float] = {}  # update id -> monotonic time it was taken in
+        self.album_window = album_window
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -112,6 +116,8 @@ class DeliveryEngine:
         if len(added) < len(rows):
             logger.info("Ignored %d update(s) already in the inbox", len(rows) - len(added))
         new = set(added)
+        now = time.monotonic()
+        self._arrived.update((uid, now) for uid in added)
         self._enqueue(
             InboxItem(update_id=uid, queue_key=key, payload=payload, attempts=0)
             for uid, key, payload in rows
@@ -134,11 +140,16 @@ class DeliveryEngine:
         queue = self._queues[key]
         try:
             while queue and not self._stopping.is_set():
-                item = queue[0]
+                batch = self._next_batch(queue)
+                if isinstance(batch, float):  # an album may still be arriving
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=batch)
+                    continue
                 async with self._slots:
-                    delay = await self._handle(item)
+                    delay = await self._handle(batch)
                 if delay is None:
-                    queue.popleft()
+                    for _ in batch:
+                        self._arrived.pop(queue.popleft().update_id, None)
                     continue
                 self.stats.retried += 1
                 # Sleep outside the slot so other conversations use it meanwhile; wake early on
@@ -152,25 +163,59 @@ class DeliveryEngine:
             if not self._workers:
                 self._idle.set()
 
-    async def _handle(self, item: InboxItem) -> float | None:
-        """Handle one update. Returns None when it is finished with, else seconds to wait."""
+    def _next_batch(self, queue: deque[InboxItem]) -> list[InboxItem] | float:
+        """The head of the queue: one update, or all the updates of one album.
+
+        Telegram sends the items of an album as separate updates, one after another and usually
+        in one batch. They are handed to the handler together (as `album`) so the relay can copy
+        them with one `copyMessages` call and the album stays an album. When the album is at the
+        end of the queue and its last item arrived less than `album_window` ago, more may come:
+        the answer is then how long to wait.
+        """
+        head = queue[0]
+        group = _media_group_id(head)
+        if group is None:
+            return [head]
+        batch = [head]
+        for item in itertools.islice(queue, 1, None):
+            if _media_group_id(item) != group:
+                return batch
+            batch.append(item)
+        arrived = self._arrived.get(batch[-1].update_id)
+        if arrived is not None:
+            wait = arrived + self.album_window - time.monotonic()
+            if wait > 0:
+                return wait
+        return batch
+
+    async def _handle(self, batch: list[InboxItem]) -> float | None:
+        """Handle one update (or one album). Returns None when done with it, else a delay."""
+        head = batch[0]
         try:
-            update = Update.model_validate_json(item.payload, context={"bot": self._bot})
+            updates = [
+                Update.model_validate_json(item.payload, context={"bot": self._bot})
+                for item in batch
+            ]
         except ValidationError as error:
-            await self._park(item, f"cannot decode the update: {error}")
+            for item in batch:
+                await self._park(item, f"cannot decode the update: {error}")
             return None
+        album = [u.message for u in updates if u.message is not None] if len(batch) > 1 else None
         try:
-            await self._dp.feed_update(self._bot, update)
+            await self._dp.feed_update(self._bot, updates[0], album=album)
         except TRANSIENT_ERRORS as error:
             description = f"{type(error).__name__}: {error}"
-            attempts = await self._db.inbox_attempt_failed(item.update_id, error=description)
+            attempts = 0
+            for item in batch:
+                attempts = await self._db.inbox_attempt_failed(item.update_id, error=description)
             if attempts >= self._max_attempts:
-                await self._park(item, f"gave up after {attempts} attempts: {description}")
+                for item in batch:
+                    await self._park(item, f"gave up after {attempts} attempts: {description}")
                 return None
             delay = self._backoff(attempts, error)
             logger.warning(
                 "Update %d failed (attempt %d of %d), retrying in %.1f s: %s",
-                item.update_id,
+                head.update_id,
                 attempts,
                 self._max_attempts,
                 delay,
@@ -178,11 +223,13 @@ class DeliveryEngine:
             )
             return delay
         except Exception as error:
-            logger.exception("Update %d failed with an unexpected error", item.update_id)
-            await self._park(item, f"{type(error).__name__}: {error}")
+            logger.exception("Update %d failed with an unexpected error", head.update_id)
+            for item in batch:
+                await self._park(item, f"{type(error).__name__}: {error}")
             return None
-        await self._db.inbox_done(item.update_id)
-        self.stats.handled += 1
+        for item in batch:
+            await self._db.inbox_done(item.update_id)
+        self.stats.handled += len(batch)
         return None
 
     def _backoff(self, attempts: int, error: BaseException) -> float:
@@ -232,3 +279,14 @@ class DeliveryEngine:
                 grace,
             )
             await asyncio.gather(*still_running, return_exceptions=True)
+
+
+def _media_group_id(item: InboxItem) -> str | None:
+    """The album an update's new message belongs to, if any (cheap: no model decoding)."""
+    if '"media_group_id"' not in item.payload:
+        return None
+    message = json.loads(item.payload).get("message")
+    if isinstance(message, dict):
+        group = message.get("media_group_id")
+        return str(group) if group is not None else None
+    return None
