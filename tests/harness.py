@@ -190,6 +190,7 @@ class InProcessBot:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> int:
-        assert self._stop is not None and self._task is not None
+        assert self._stop is not None
+        assert self._task is not None
         self._stop.set()
         return await asyncio.wait_for(self._task, 30)
