@@ -31,7 +31,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 logger = logging.getLogger(__name__)
@@ -104,8 +104,9 @@ class FloodControl(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates):
-            # Long polling has its own loop and is not a message to anybody.
+        if method.__api_method__ == "getUpdates":
+            # Long polling (also the raw variant the poller uses) has its own retry loop and
+            # is not a message to anybody.
             return await make_request(bot, method)
         chat_id = _target_chat(method)
         if chat_id is None:
