@@ -1,0 +1,743 @@
+"""`Database`: the bot's one SQLite connection, its transactions, and every query it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiosqlite
+
+from storage._sqlite import rollback
+from storage.errors import (
+    NotConnectedError,
+    StorageError,
+    TransactionAbortedError,
+    UnknownUpdateError,
+)
+from storage.migrations import migrate
+from storage.models import Conversation, InboxItem, User
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Transaction:
+    """The transaction open on the connection, and the task that owns it."""
+
+    task: asyncio.Task[Any] | None
+    # SQLite rolled it back on its own after an error inside it (see TransactionAbortedError).
+    aborted: bool = False
+
+
+class Database:
+    """The storage of the bot: one long-lived aiosqlite connection shared by every task.
+
+    Transactions and `commit=`
+        `async with db.transaction():` opens one transaction (`BEGIN IMMEDIATE`), commits it when
+        the block succeeds, and rolls it back and re-raises when the block raises (cancellation
+        included). An `asyncio.Lock` lets one transaction at a time use the connection.
+
+        Which transaction a call belongs to is decided by *who* calls, not by `commit=`:
+
+        * a call made by the task that opened the transaction (directly or through helper
+          coroutines it awaits) is part of that transaction, whatever its `commit=`: it does not
+          take the lock and does not commit on its own;
+        * any other call waits for the lock, and is then applied on its own, atomically and
+          committed — so it never commits, or is rolled back with, another task's work. This
+          includes a `commit=False` write made outside any transaction: it is applied as if
+          `commit=True`, because leaving an uncommitted write on the shared connection would let
+          an unrelated task's COMMIT publish it (or its ROLLBACK discard it). Reads by other tasks
+          wait too, so they never see another task's uncommitted writes.
+
+        A `transaction()` opened inside a transaction by its owner is a SAVEPOINT inside it: when
+        the inner block raises, only its own writes are undone (and the error propagates); when
+        it succeeds, its writes commit or roll back with the outer transaction. That keeps
+        methods like `log_user_message` atomic even when a caller catches their error and goes on.
+
+        Tasks started inside a transaction (`asyncio.gather`, `asyncio.TaskGroup`, and
+        `asyncio.wait_for` on Python 3.11) are other tasks: their calls wait until the
+        transaction ends. Awaiting such a task from inside the transaction therefore never ends
+        (a warning is logged when such a task starts waiting); make storage calls from the task
+        that opened the transaction.
+
+    Errors
+        Calls before `connect()` or after `close()` raise `NotConnectedError` (a `StorageError`).
+        SQLite's own errors (`sqlite3.IntegrityError`, `sqlite3.OperationalError` such as
+        "database is locked", ...) pass through unchanged.
+    """
+
+    #: Seconds `healthcheck()` waits for an answer before reporting the database as not ok.
+    HEALTHCHECK_TIMEOUT: ClassVar[float] = 5.0
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._tx: _Transaction | None = None
+        # The transaction the running code is inside of. A ContextVar follows the code through
+        # every coroutine it awaits; the task check in `_owned_transaction` then leaves out tasks
+        # started inside the block, which copy the context but run concurrently with it.
+        self._tx_var: ContextVar[_Transaction | None] = ContextVar(
+            f"storage.Database({self.path!r}).transaction", default=None
+        )
+
+    def __repr__(self) -> str:
+        state = "connected" if self._conn is not None else "not connected"
+        return f"<Database {self.path!r} ({state})>"
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether `connect()` has opened the connection (and `close()` has not closed it)."""
+        return self._conn is not None
+
+    async def connect(self) -> None:
+        """Open the connection (WAL, foreign keys, busy timeout, synchronous=FULL).
+
+        Calling it again while connected does nothing.
+        """
+        if self._conn is None:
+            async with self._lock:
+                await self._open()
+
+    async def _open(self) -> None:
+        if self._conn is not None:  # opened by another task while this one waited for the lock
+            return
+        # isolation_level=None: the sqlite3 module never opens or commits a transaction on
+        # its own; every BEGIN / COMMIT / ROLLBACK on this connection is ours.
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+            if str(rows[0][0]).lower() != "wal":
+                logger.warning(
+                    "SQLite refused WAL mode for %s (journal mode is %s)", self.path, rows[0][0]
+                )
+            await conn.execute("PRAGMA foreign_keys = ON")
+            # Wait up to 5 s for another process's write lock instead of failing at once.
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            # FULL, not the usual WAL pairing NORMAL: this file holds the inbox of Telegram
+            # updates that were already confirmed to Telegram, which will not send them again.
+            # With NORMAL, a committed transaction survives a crash of the process but not a
+            # power loss or OS crash (the WAL is not fsynced at each commit); FULL fsyncs the
+            # WAL on every commit, so "committed" means "on disk".
+            await conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+
+    async def init(self) -> None:
+        """Create or upgrade the schema (numbered migrations); safe to call on every start.
+
+        Raises `SchemaTooNewError` when the file was written by a newer version of the bot.
+        """
+        if self._owned_transaction() is not None:
+            raise StorageError("init() cannot run inside a transaction")
+        self._connection()
+        async with self._locked():
+            applied = await migrate(self._connection(), path=self.path)
+        if applied:
+            logger.info("Database %s: applied schema migration(s) %s", self.path, applied)
+
+    async def close(self) -> None:
+        """Close the connection if it is open; calling it again is harmless.
+
+        A transaction that another task has open is allowed to finish first.
+        """
+        if self._conn is None:
+            return
+        if self._owned_transaction() is not None:
+            raise StorageError("close() cannot be called inside a transaction")
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await conn.close()
+
+    async def healthcheck(self) -> dict[str, Any]:
+        """Ask the database a trivial question; never raises.
+
+        Returns `{"ok": True, "schema_version": ..., "journal_mode": ..., "foreign_keys": ...,
+        "synchronous": ...}` when it answers, `{"ok": False, "error": "..."}` when it does not
+        (not connected, closed, no answer within `HEALTHCHECK_TIMEOUT` seconds, ...).
+        """
+        # No lock: a read-only query may run in the middle of another task's transaction, and a
+        # health check should not queue behind a long one.
+        try:
+            conn = self._connection()
+            async with asyncio.timeout(self.HEALTHCHECK_TIMEOUT):
+                rows = list(
+                    await conn.execute_fetchall(
+                        """
+                        SELECT 1,
+                               (SELECT user_version FROM pragma_user_version),
+                               (SELECT journal_mode FROM pragma_journal_mode),
+                               (SELECT foreign_keys FROM pragma_foreign_keys),
+                               (SELECT synchronous FROM pragma_synchronous)
+                        """
+                    )
+                )
+        except TimeoutError:
+            return {"ok": False, "error": f"no answer within {self.HEALTHCHECK_TIMEOUT} s"}
+        except Exception as error:
+            return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        answer, version, journal_mode, foreign_keys, synchronous = rows[0]
+        return {
+            "ok": answer == 1,
+            "schema_version": version,
+            "journal_mode": journal_mode,
+            "foreign_keys": bool(foreign_keys),
+            "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
+                synchronous, synchronous
+            ),
+        }
+
+    # --- transactions --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One transaction: commit when the block succeeds, roll back and re-raise when it raises.
+
+        Inside a transaction of the same task this is a savepoint (see the class docstring).
+        """
+        owned = self._owned_transaction()
+        if owned is not None:
+            async with self._savepoint(owned):
+                yield
+            return
+        self._connection()
+        async with self._locked():
+            conn = self._connection()
+            tx = _Transaction(task=asyncio.current_task())
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                # Cancelled while waiting: the BEGIN is queued on the connection's thread and
+                # still runs, so undo it (the ROLLBACK is queued behind it) before unlocking.
+                await rollback(conn)
+                raise
+            self._tx = tx
+            token = self._tx_var.set(tx)
+            try:
+                yield
+                if tx.aborted:
+                    raise TransactionAbortedError(
+                        "SQLite rolled this transaction back after an error inside it; "
+                        "nothing of it was committed"
+                    )
+            except BaseException:
+                await rollback(conn)
+                raise
+            else:
+                try:
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await rollback(conn)
+                    raise
+            finally:
+                self._tx_var.reset(token)
+                self._tx = None
+
+    @asynccontextmanager
+    async def _savepoint(self, tx: _Transaction) -> AsyncIterator[None]:
+        conn = self._connection()
+        self._refuse_if_aborted(tx)
+        # Savepoints nest strictly, and ROLLBACK TO / RELEASE address the innermost one with the
+        # name, so one fixed name serves any depth.
+        await conn.execute("SAVEPOINT nested")
+        try:
+            yield
+            self._refuse_if_aborted(tx)
+        except BaseException:
+            if tx.aborted or not conn.in_transaction:
+                tx.aborted = True  # the savepoint went with the whole transaction
+            else:
+                await conn.execute("ROLLBACK TO nested")
+                await conn.execute("RELEASE nested")
+            raise
+        await conn.execute("RELEASE nested")
+
+    def _owned_transaction(self) -> _Transaction | None:
+        """The open transaction, if the running code is inside it; else None."""
+        tx = self._tx
+        if tx is not None and self._tx_var.get() is tx and tx.task is asyncio.current_task():
+            return tx
+        return None
+
+    @staticmethod
+    def _refuse_if_aborted(tx: _Transaction) -> None:
+        if tx.aborted:
+            raise TransactionAbortedError(
+                "SQLite rolled this transaction back after an error inside it; end the block "
+                "(nothing of it will be committed) and retry it from the start"
+            )
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        if self._lock.locked() and self._tx is not None and self._tx_var.get() is self._tx:
+            logger.warning(
+                "A task started inside a transaction is waiting for that transaction to end; "
+                "if the transaction awaits this task, neither will ever finish"
+            )
+        async with self._lock:
+            yield
+
+    @asynccontextmanager
+    async def _access(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection, for one statement: inside the caller's transaction, else alone.
+
+        A single statement is atomic by itself, so outside a transaction it runs in autocommit
+        mode under the lock: applied and committed on its own.
+        """
+        tx = self._owned_transaction()
+        if tx is None:
+            self._connection()
+            async with self._locked():
+                yield self._connection()
+            return
+        conn = self._connection()
+        self._refuse_if_aborted(tx)
+        try:
+            yield conn
+        except Exception:
+            # Most errors (constraints) undo only the failed statement; a few (disk full, I/O
+            # errors) make SQLite roll the whole transaction back. Later writes would then run
+            # outside any transaction, so mark it and refuse them.
+            if self._conn is conn and not conn.in_transaction:
+                tx.aborted = True
+            raise
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise NotConnectedError
+        return self._conn
+
+    async def _execute(self, sql: str, parameters: Sequence[Any] = ()) -> int:
+        """Run one write statement; return the number of rows it changed."""
+        async with self._access() as conn:
+            cursor = await conn.execute(sql, parameters)
+            return cursor.rowcount
+
+    async def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._access() as conn:
+            return list(await conn.execute_fetchall(sql, parameters))
+
+    async def _fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self._fetchall(sql, parameters)
+        return rows[0] if rows else None
+
+    # --- users ---------------------------------------------------------------------------------
+
+    async def upsert_user(
+        self,
+        user_id: int,
+        username: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        *,
+        commit: bool = True,
+    ) -> None:
+        """Insert the user, or update the three profile fields (and `updated_at`) if present.
+
+        `username` is stored without its leading `@` (an empty one is stored as NULL).
+        `commit`: see the class docstring.
+        """
+        if username is not None:
+            username = username.removeprefix("@") or None
+        await self._execute(
+            """
+            INSERT INTO users (user_id, username, first_name, last_name)
+            VALUES (?, ?, ?, ?)
+            ON CONFLICT (user_id) DO UPDATE SET
+                username = excluded.username,
+                first_name = excluded.first_name,
+                last_name = excluded.last_name,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            """,
+            (user_id, username, first_name, last_name),
+        )
+
+    async def get_user(self, user_id: int) -> User | None:
+        """The stored profile of the user, or None."""
+        row = await self._fetchone(
+            """
+            SELECT user_id, username, first_name, last_name
+            FROM users
+            WHERE user_id = ?
+            """,
+            (user_id,),
+        )
+        if row is None:
+            return None
+        return User(user_id=row[0], username=row[1], first_name=row[2], last_name=row[3])
+
+    # --- conversations -------------------------------------------------------------------------
+
+    async def get_active_conversation(self, user_id: int) -> Conversation | None:
+        """The user's conversation if it is active, else None."""
+        row = await self._fetchone(
+            """
+            SELECT user_id, topic_id, active
+            FROM conversations
+            WHERE user_id = ? AND active = 1
+            """,
+            (user_id,),
+        )
+        if row is None:
+            return None
+        return Conversation(user_id=row[0], topic_id=row[1], active=bool(row[2]))
+
+    async def set_conversation(
+        self, user_id: int, topic_id: int, active: bool = True, *, commit: bool = True
+    ) -> None:
+        """Create or update the user's mapping to a forum topic.
+
+        `commit`: see the class docstring.
+        """
+        await self._execute(
+            """
+            INSERT INTO conversations (user_id, topic_id, active)
+            VALUES (?, ?, ?)
+            ON CONFLICT (user_id) DO UPDATE SET
+                topic_id = excluded.topic_id,
+                active = excluded.active,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            """,
+            (user_id, topic_id, int(active)),
+        )
+
+    async def deactivate_conversation(self, user_id: int, *, commit: bool = True) -> None:
+        """Mark the user's conversation inactive (the topic was closed or deleted).
+
+        Does nothing when there is none. `commit`: see the class docstring.
+        """
+        await self._execute(
+            """
+            UPDATE conversations
+            SET active = 0, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE user_id = ? AND active = 1
+            """,
+            (user_id,),
+        )
+
+    async def find_user_id_by_topic(self, topic_id: int) -> int | None:
+        """The user whose *active* conversation uses the topic; None if none or inactive.
+
+        Should two active conversations share a topic, the most recently updated one wins.
+        """
+        row = await self._fetchone(
+            """
+            SELECT user_id
+            FROM conversations
+            WHERE topic_id = ? AND active = 1
+            ORDER BY updated_at DESC, user_id DESC
+            LIMIT 1
+            """,
+            (topic_id,),
+        )
+        return None if row is None else int(row[0])
+
+    # --- messages ------------------------------------------------------------------------------
+
+    async def log_message(
+        self,
+        *,
+        user_id: int,
+        direction: str,
+        chat_id: int,
+        message_id: int,
+        content_type: str,
+        text: str | None,
+        caption: str | None,
+        file_id: str | None,
+        payload_json: str | None,
+        commit: bool = True,
+    ) -> None:
+        """Record one relayed message; ignored if `(chat_id, message_id)` is already recorded.
+
+        `direction` must be "user" or "operator" (else `sqlite3.IntegrityError`, from a CHECK).
+        `commit`: see the class docstring.
+        """
+        # ON CONFLICT, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that
+        # breaks the CHECK on direction.
+        await self._execute(
+            """
+            INSERT INTO messages (
+                user_id, direction, chat_id, message_id, content_type,
+                text, caption, file_id, payload_json
+            )
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (chat_id, message_id) DO NOTHING
+            """,
+            (
+                user_id,
+                direction,
+                chat_id,
+                message_id,
+                content_type,
+                text,
+                caption,
+                file_id,
+                payload_json,
+            ),
+        )
+
+    async def log_message_link(
+        self,
+        *,
+        user_id: int,
+        source_chat_id: int,
+        source_message_id: int,
+        target_chat_id: int,
+        target_message_id: int,
+        commit: bool = True,
+    ) -> None:
+        """Record that the target message is a copy of the source one, in both directions.
+
+        Idempotent. A message keeps the first copy recorded per chat: linking it again to a
+        different message in the same chat adds only the way back from that message.
+        `commit`: see the class docstring.
+        """
+        async with self.transaction(), self._access() as conn:
+            await conn.executemany(
+                """
+                INSERT INTO message_links (
+                    source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
+                )
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
+                """,
+                [
+                    (source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
+                    (target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
+                ],
+            )
+
+    async def find_linked_message_id(
+        self,
+        *,
+        source_chat_id: int,
+        source_message_id: int,
+        target_chat_id: int | None = None,
+    ) -> int | None:
+        """The id of the message linked to the given one, in `target_chat_id` if given; or None.
+
+        Without `target_chat_id`, the most recently linked message in any chat.
+        """
+        if target_chat_id is None:
+            row = await self._fetchone(
+                """
+                SELECT target_message_id
+                FROM message_links
+                WHERE source_chat_id = ? AND source_message_id = ?
+                ORDER BY id DESC
+                LIMIT 1
+                """,
+                (source_chat_id, source_message_id),
+            )
+        else:
+            row = await self._fetchone(
+                """
+                SELECT target_message_id
+                FROM message_links
+                WHERE source_chat_id = ? AND source_message_id = ? AND target_chat_id = ?
+                """,
+                (source_chat_id, source_message_id, target_chat_id),
+            )
+        return None if row is None else int(row[0])
+
+    async def log_user_message(
+        self,
+        *,
+        user_id: int,
+        username: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        direction: str,
+        chat_id: int,
+        message_id: int,
+        content_type: str,
+        text: str | None,
+        caption: str | None,
+        file_id: str | None,
+        payload_json: str | None,
+        commit: bool = True,
+    ) -> None:
+        """Upsert the user and log the message atomically, in one transaction.
+
+        Inside a transaction of the calling task it is a savepoint of that transaction.
+        `commit`: see the class docstring.
+        """
+        async with self.transaction():
+            await self.upsert_user(user_id, username, first_name, last_name, commit=False)
+            await self.log_message(
+                user_id=user_id,
+                direction=direction,
+                chat_id=chat_id,
+                message_id=message_id,
+                content_type=content_type,
+                text=text,
+                caption=caption,
+                file_id=file_id,
+                payload_json=payload_json,
+                commit=False,
+            )
+
+    # --- inbox of Telegram updates -------------------------------------------------------------
+
+    async def inbox_add(self, items: Sequence[tuple[int, str, str]]) -> list[int]:
+        """Store `(update_id, queue_key, payload_json)` items, all in one transaction.
+
+        An update_id already in the inbox, in any status, is ignored (that is how a re-delivered
+        update is recognised), as is a repeat within `items`. Returns the update_ids newly added,
+        in the order given. When it returns outside a transaction, they are on disk.
+        """
+        if not items:
+            return []
+        added: list[int] = []
+        async with self.transaction():
+            for update_id, queue_key, payload in items:
+                inserted = await self._execute(
+                    """
+                    INSERT INTO inbox (update_id, queue_key, payload)
+                    VALUES (?, ?, ?)
+                    ON CONFLICT (update_id) DO NOTHING
+                    """,
+                    (update_id, queue_key, payload),
+                )
+                if inserted:
+                    added.append(update_id)
+        return added
+
+    async def inbox_pending(self, *, limit: int | None = None) -> list[InboxItem]:
+        """Pending updates, oldest update_id first (at most `limit`, if given)."""
+        return await self._inbox_items("pending", limit)
+
+    async def inbox_failed(self, *, limit: int = 100) -> list[InboxItem]:
+        """Parked (failed) updates, oldest update_id first, at most `limit`."""
+        return await self._inbox_items("failed", limit)
+
+    async def _inbox_items(self, status: str, limit: int | None) -> list[InboxItem]:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        rows = await self._fetchall(
+            """
+            SELECT update_id, queue_key, payload, attempts
+            FROM inbox
+            WHERE status = ?
+            ORDER BY update_id
+            LIMIT ?
+            """,
+            (status, -1 if limit is None else limit),  # LIMIT -1: no limit
+        )
+        return [
+            InboxItem(update_id=row[0], queue_key=row[1], payload=row[2], attempts=row[3])
+            for row in rows
+        ]
+
+    async def inbox_done(self, update_id: int) -> None:
+        """Mark the update handled; an unknown update_id is logged and ignored.
+
+        The row stays, so that a re-delivery is still recognised, until `inbox_prune` removes it.
+        """
+        changed = await self._execute(
+            """
+            UPDATE inbox
+            SET status = 'done', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE update_id = ?
+            """,
+            (update_id,),
+        )
+        if not changed:
+            logger.warning("inbox_done: update %d is not in the inbox", update_id)
+
+    async def inbox_attempt_failed(self, update_id: int, *, error: str) -> int:
+        """Count a failed attempt (the update stays in its status); return the new count.
+
+        Raises `UnknownUpdateError` when the update is not in the inbox.
+        """
+        row = await self._fetchone(
+            """
+            UPDATE inbox
+            SET attempts = attempts + 1,
+                last_error = ?,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE update_id = ?
+            RETURNING attempts
+            """,
+            (error, update_id),
+        )
+        if row is None:
+            raise UnknownUpdateError(update_id)
+        return int(row[0])
+
+    async def inbox_park(self, update_id: int, *, error: str) -> None:
+        """Give up on the update: status 'failed' with the reason, until requeued by a person.
+
+        An unknown update_id is logged and ignored.
+        """
+        changed = await self._execute(
+            """
+            UPDATE inbox
+            SET status = 'failed',
+                last_error = ?,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE update_id = ?
+            """,
+            (error, update_id),
+        )
+        if not changed:
+            logger.warning("inbox_park: update %d is not in the inbox", update_id)
+
+    async def inbox_counts(self) -> dict[str, int]:
+        """How many updates are in each status: {"pending": n, "failed": n, "done": n}."""
+        rows = await self._fetchall(
+            """
+            SELECT (SELECT count(*) FROM inbox WHERE status = 'pending'),
+                   (SELECT count(*) FROM inbox WHERE status = 'failed'),
+                   (SELECT count(*) FROM inbox WHERE status = 'done')
+            """
+        )
+        pending, failed, done = rows[0]  # a SELECT without FROM returns exactly one row
+        return {"pending": int(pending), "failed": int(failed), "done": int(done)}
+
+    async def inbox_requeue_failed(self) -> int:
+        """Put every parked update back to pending with its attempts reset; return how many.
+
+        `last_error` is kept as a record of why it was parked.
+        """
+        return await self._execute(
+            """
+            UPDATE inbox
+            SET status = 'pending',
+                attempts = 0,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE status = 'failed'
+            """
+        )
+
+    async def inbox_prune(self, *, older_than_seconds: float) -> int:
+        """Delete 'done' updates last updated more than `older_than_seconds` ago; return how many.
+
+        Pending and failed updates are never pruned.
+        """
+        if not math.isfinite(older_than_seconds) or older_than_seconds < 0:
+            raise ValueError(
+                f"older_than_seconds must be a finite number >= 0, not {older_than_seconds}"
+            )
+        return await self._execute(
+            """
+            DELETE FROM inbox
+            WHERE status = 'done'
+              AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)
+            """,
+            (f"-{older_than_seconds:.3f} seconds",),
+        )

@@ -1,0 +1,169 @@
+"""Numbered schema migrations, recorded in `PRAGMA user_version`.
+
+`MIGRATIONS[0]` takes an empty database to version 1, `MIGRATIONS[1]` takes version 1 to 2, and so
+on; `LATEST_VERSION` is their count. To change the schema, append a step: never edit, remove or
+reorder a step that has shipped, because databases in the field were built by its old text.
+
+A step is a SQL script, or an async function given the connection (for a data migration that needs
+Python). Each step runs in its own transaction together with the `PRAGMA user_version = N` that
+records it, so a failure leaves the file exactly at the previous version. A step must not
+BEGIN/COMMIT itself.
+
+Timestamps are ISO-8601 UTC text with milliseconds (`2024-05-01T12:00:00.123Z`): they sort
+correctly as text and read the same in any SQLite tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiosqlite
+
+from storage._sqlite import rollback, split_script
+from storage.errors import SchemaTooNewError
+
+Migration = str | Callable[[aiosqlite.Connection], Awaitable[None]]
+
+_V1_BASE_SCHEMA = """
+CREATE TABLE users (
+    user_id     INTEGER PRIMARY KEY,
+    username    TEXT,
+    first_name  TEXT,
+    last_name   TEXT,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- No foreign key to users: the contract lets set_conversation() run for a user that was never
+-- upserted, and such a call must not fail.
+CREATE TABLE conversations (
+    user_id     INTEGER PRIMARY KEY,
+    topic_id    INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- find_user_id_by_topic() looks conversations up by topic.
+CREATE INDEX conversations_topic_id ON conversations (topic_id);
+
+-- No foreign key to users either: log_message() does not require the user to be upserted first.
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY,
+    user_id       INTEGER NOT NULL,
+    direction     TEXT NOT NULL CHECK (direction IN ('user', 'operator')),
+    chat_id       INTEGER NOT NULL,
+    message_id    INTEGER NOT NULL,
+    content_type  TEXT NOT NULL,
+    text          TEXT,
+    caption       TEXT,
+    file_id       TEXT,
+    payload_json  TEXT,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (chat_id, message_id)
+);
+
+-- A user's history, in order.
+CREATE INDEX messages_user_id ON messages (user_id, id);
+
+-- Each link is stored as two rows, one per direction (A -> B and B -> A), so that a lookup from
+-- either side is the same single search on message_links_source, with no OR across two indexes.
+-- The cost is one extra small row per link. `id` orders links by when they were first recorded
+-- (the "most recently linked" answer when no target chat is given); it is an explicit column
+-- because VACUUM may renumber an implicit rowid.
+CREATE TABLE message_links (
+    id                 INTEGER PRIMARY KEY,
+    source_chat_id     INTEGER NOT NULL,
+    source_message_id  INTEGER NOT NULL,
+    target_chat_id     INTEGER NOT NULL,
+    target_message_id  INTEGER NOT NULL,
+    user_id            INTEGER NOT NULL,
+    created_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- At most one copy of a message per target chat; the first one recorded is kept.
+CREATE UNIQUE INDEX message_links_source
+    ON message_links (source_chat_id, source_message_id, target_chat_id);
+"""
+
+_V2_INBOX = """
+-- The inbox of raw Telegram updates (see bot/delivery). A row is committed before the update is
+-- confirmed to Telegram, which then never sends it again: losing a row loses the update.
+-- 'done' rows are kept for a while, so that a re-delivered update is still recognised as a
+-- duplicate, and then removed by inbox_prune().
+CREATE TABLE inbox (
+    update_id    INTEGER PRIMARY KEY,
+    queue_key    TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    received_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- inbox_pending() / inbox_failed(): one status, in update order.
+CREATE INDEX inbox_status ON inbox (status, update_id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _V1_BASE_SCHEMA,  # 1: users, conversations, messages, message_links
+    _V2_INBOX,  # 2: the inbox of Telegram updates
+)
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    """The version recorded in the file (0 for a new, empty database)."""
+    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+    return int(rows[0][0])
+
+
+async def migrate(
+    conn: aiosqlite.Connection,
+    *,
+    target_version: int | None = None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    path: str | None = None,
+) -> list[int]:
+    """Apply the missing steps up to `target_version` (default: all); return the versions applied.
+
+    `conn` must be in autocommit mode (`isolation_level=None`) with no transaction open.
+    Raises `SchemaTooNewError`, before touching anything, when the file is newer than `migrations`.
+    `path` only names the file in that error's message.
+    """
+    latest = len(migrations)
+    target = latest if target_version is None else target_version
+    if not 0 <= target <= latest:
+        raise ValueError(f"target_version must be between 0 and {latest}, not {target}")
+    found = await schema_version(conn)
+    if found > latest:
+        raise SchemaTooNewError(file_version=found, code_version=latest, path=path)
+    applied: list[int] = []
+    for version in range(found + 1, target + 1):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process starting at the same moment may
+            # have applied this step (or newer ones) since we looked.
+            current = await schema_version(conn)
+            if current > latest:
+                raise SchemaTooNewError(file_version=current, code_version=latest, path=path)
+            if current < version:
+                await _apply(conn, migrations[version - 1])
+                # PRAGMA takes no parameters; `version` is our own int, formatted as one.
+                await conn.execute(f"PRAGMA user_version = {version:d}")
+                applied.append(version)
+            await conn.execute("COMMIT")
+        except BaseException:
+            await rollback(conn)
+            raise
+    return applied
+
+
+async def _apply(conn: aiosqlite.Connection, step: Migration) -> None:
+    if isinstance(step, str):
+        for statement in split_script(step):
+            await conn.execute(statement)
+    else:
+        await step(conn)

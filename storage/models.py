@@ -1,0 +1,34 @@
+"""Typed records returned by `storage.Database`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """The mapping of a user to their forum topic in the operator group."""
+
+    user_id: int
+    topic_id: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A Telegram user as last seen (`username` without the leading `@`)."""
+
+    user_id: int
+    username: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One raw Telegram update waiting in (or parked in) the inbox."""
+
+    update_id: int
+    queue_key: str
+    payload: str  # the raw update JSON
+    attempts: int
