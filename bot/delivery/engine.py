@@ -44,6 +44,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.OperationalError,  # "database is locked" and friends
 )
 
+INBOX_RETENTION = 48 * 3600.0  # seconds a handled update is remembered
+PRUNE_INTERVAL = 3600.0
+
 ParkedCallback = Callable[[InboxItem, str], Awaitable[None]]
 
 
@@ -85,6 +88,7 @@ class DeliveryEngine:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._arrived: dict[int, float] = {}  # update id -> monotonic time it was taken in
         self.album_window = album_window
+        self._housekeeping: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -94,6 +98,8 @@ class DeliveryEngine:
 
     async def resume(self) -> int:
         """Queue what a previous run left in the inbox; call before taking new updates."""
+        if self._housekeeping is None:
+            self._housekeeping = asyncio.create_task(self._prune_forever(), name="inbox-prune")
         pending = await self._db.inbox_pending()
         self._enqueue(pending)
         if pending:
@@ -262,9 +268,28 @@ class DeliveryEngine:
         """Wait until every queued update has been handled (tests and benchmarks use this)."""
         await self._idle.wait()
 
+    async def _prune_forever(self) -> None:
+        """Forget handled updates once Telegram can no longer send them again.
+
+        Handled updates are kept so that a re-delivered one (an unconfirmed getUpdates batch, a
+        webhook call whose answer was lost) is recognised as a duplicate. Telegram keeps an
+        unconfirmed update for 24 hours; they are kept twice as long.
+        """
+        while not self._stopping.is_set():
+            try:
+                removed = await self._db.inbox_prune(older_than_seconds=INBOX_RETENTION)
+                if removed:
+                    logger.info("Pruned %d handled update(s) from the inbox", removed)
+            except Exception:
+                logger.exception("Pruning the inbox failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=PRUNE_INTERVAL)
+
     async def stop(self, grace: float) -> None:
         """Let running handlers finish for up to `grace` seconds; the rest stays in the inbox."""
         self._stopping.set()
+        if self._housekeeping is not None:
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         workers = list(self._workers.values())
         if not workers:
             return
