@@ -1,0 +1,23 @@
+"""A faithful fake of the Telegram Bot API for end-to-end tests of the support bot.
+
+See ``FakeTelegram`` (the server plus the test-side API) and ``pytest_plugin`` (fixtures).
+"""
+
+from .content import Content
+from .errors import ApiError, FakeUsageError
+from .fake import FakeTelegram
+from .people import text_entity
+from .records import CallRecord
+from .state import Group, Topic, User
+
+__all__ = [
+    "ApiError",
+    "CallRecord",
+    "Content",
+    "FakeTelegram",
+    "FakeUsageError",
+    "Group",
+    "Topic",
+    "User",
+    "text_entity",
+]
