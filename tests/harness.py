@@ -122,11 +122,13 @@ class BotProcess:
         except TimeoutError:
             raise AssertionError(f"the bot did not exit:\n{self.log[-4000:]}") from None
 
-    async def terminate(self, timeout: float = 30.0) -> int:
-        """SIGTERM, as `docker stop` sends; returns the exit status."""
+    async def terminate(
+        self, timeout: float = 30.0, signum: signal.Signals = signal.SIGTERM
+    ) -> int:
+        """SIGTERM (as `docker stop` sends) or another signal; returns the exit status."""
         assert self.process is not None
         if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signum)
         return await self.wait_exit(timeout)
 
     async def kill(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -124,14 +125,19 @@ async def test_python_m_bot_failing_check_is_one_line_and_non_zero(
     ]
 
 
-async def test_sigterm_stops_the_bot_cleanly(
-    fake: FakeTelegram, group: Group, bot_env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_stops_the_bot_cleanly(
+    fake: FakeTelegram,
+    group: Group,
+    bot_env: dict[str, str],
+    tmp_path: Path,
+    signum: signal.Signals,
 ) -> None:
     bot = BotProcess(tmp_path, bot_env)
     try:
         health = await bot.start_and_wait_healthy()
         assert health["ok"] is True
-        assert await bot.terminate() == 0
+        assert await bot.terminate(signum=signum) == 0
     finally:
         await bot.close()
     assert "Stopped" in bot.log
@@ -139,3 +145,15 @@ async def test_sigterm_stops_the_bot_cleanly(
     # The database was closed: SQLite removes the WAL file when the last connection closes.
     assert (tmp_path / "bot.sqlite3").exists()
     assert not (tmp_path / "bot.sqlite3-wal").exists()
+
+
+async def test_python_m_bot_with_an_unusable_database_is_one_line(
+    fake: FakeTelegram, group: Group, bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Regression: aiosqlite's worker thread used to die with a traceback after the error."""
+    missing = tmp_path / "missing" / "bot.sqlite3"
+    bot = BotProcess(tmp_path, {**bot_env, "DATABASE_PATH": str(missing), "LOG_LEVEL": "ERROR"})
+    await bot.start()
+    assert await bot.wait_exit() == 1
+    lines = [line for line in bot.log.splitlines() if line and not line.startswith("=====")]
+    assert lines == [f"error: DATABASE_PATH {missing}: unable to open database file"]
