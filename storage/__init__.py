@@ -9,13 +9,15 @@ from storage.errors import (
     UnknownUpdateError,
 )
 from storage.migrations import LATEST_VERSION
-from storage.models import Conversation, InboxItem, User
+from storage.models import Conversation, InboxItem, LoggedMessage, MessageLink, User
 
 __all__ = [
     "LATEST_VERSION",
     "Conversation",
     "Database",
     "InboxItem",
+    "LoggedMessage",
+    "MessageLink",
     "NotConnectedError",
     "SchemaTooNewError",
     "StorageError",

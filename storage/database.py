@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -23,7 +24,7 @@ from storage.errors import (
     UnknownUpdateError,
 )
 from storage.migrations import migrate
-from storage.models import Conversation, InboxItem, User
+from storage.models import Conversation, InboxItem, LoggedMessage, MessageLink, User
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,12 @@ class Database:
             return
         # isolation_level=None: the sqlite3 module never opens or commits a transaction on
         # its own; every BEGIN / COMMIT / ROLLBACK on this connection is ours.
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn = aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await conn
+        except BaseException:
+            await _join_worker(conn)
+            raise
         try:
             rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
             if str(rows[0][0]).lower() != "wal":
@@ -445,6 +451,44 @@ class Database:
         )
         return None if row is None else int(row[0])
 
+    async def get_conversation(self, user_id: int) -> Conversation | None:
+        """The user's conversation, active or not; None if the user never had one.
+
+        The relay reopens an inactive (closed) conversation's topic when the user writes again.
+        """
+        row = await self._fetchone(
+            """
+            SELECT user_id, topic_id, active
+            FROM conversations
+            WHERE user_id = ?
+            """,
+            (user_id,),
+        )
+        if row is None:
+            return None
+        return Conversation(user_id=row[0], topic_id=row[1], active=bool(row[2]))
+
+    async def find_conversation_by_topic(self, topic_id: int) -> Conversation | None:
+        """The conversation that uses the topic, active or not; None if none.
+
+        Unlike `find_user_id_by_topic`, inactive conversations count (an operator reopening a
+        closed topic). Should several share the topic, active ones win, then the most recently
+        updated.
+        """
+        row = await self._fetchone(
+            """
+            SELECT user_id, topic_id, active
+            FROM conversations
+            WHERE topic_id = ?
+            ORDER BY active DESC, updated_at DESC, user_id DESC
+            LIMIT 1
+            """,
+            (topic_id,),
+        )
+        if row is None:
+            return None
+        return Conversation(user_id=row[0], topic_id=row[1], active=bool(row[2]))
+
     # --- messages ------------------------------------------------------------------------------
 
     async def log_message(
@@ -590,6 +634,135 @@ class Database:
                 payload_json=payload_json,
                 commit=False,
             )
+
+    async def get_message(self, *, chat_id: int, message_id: int) -> LoggedMessage | None:
+        """The logged message `(chat_id, message_id)` as last recorded, or None."""
+        row = await self._fetchone(
+            """
+            SELECT user_id, direction, chat_id, message_id, content_type,
+                   text, caption, file_id, payload_json
+            FROM messages
+            WHERE chat_id = ? AND message_id = ?
+            """,
+            (chat_id, message_id),
+        )
+        if row is None:
+            return None
+        return LoggedMessage(
+            user_id=row[0],
+            direction=row[1],
+            chat_id=row[2],
+            message_id=row[3],
+            content_type=row[4],
+            text=row[5],
+            caption=row[6],
+            file_id=row[7],
+            payload_json=row[8],
+        )
+
+    async def update_message(
+        self,
+        *,
+        chat_id: int,
+        message_id: int,
+        content_type: str,
+        text: str | None,
+        caption: str | None,
+        file_id: str | None,
+        payload_json: str | None,
+        commit: bool = True,
+    ) -> bool:
+        """Replace the content of a logged message (it was edited); False if it is not logged.
+
+        `commit`: see the class docstring.
+        """
+        changed = await self._execute(
+            """
+            UPDATE messages
+            SET content_type = ?, text = ?, caption = ?, file_id = ?, payload_json = ?
+            WHERE chat_id = ? AND message_id = ?
+            """,
+            (content_type, text, caption, file_id, payload_json, chat_id, message_id),
+        )
+        return changed > 0
+
+    async def find_message_link(
+        self,
+        *,
+        source_chat_id: int,
+        source_message_id: int,
+        target_chat_id: int | None = None,
+    ) -> MessageLink | None:
+        """Like `find_linked_message_id`, but the whole link: which chat, and whose.
+
+        Without `target_chat_id`, the most recently linked message in any chat.
+        """
+        row = await self._fetchone(
+            """
+            SELECT user_id, source_chat_id, source_message_id, target_chat_id, target_message_id
+            FROM message_links
+            WHERE source_chat_id = ? AND source_message_id = ?
+              AND (? IS NULL OR target_chat_id = ?)
+            ORDER BY id DESC
+            LIMIT 1
+            """,
+            (source_chat_id, source_message_id, target_chat_id, target_chat_id),
+        )
+        if row is None:
+            return None
+        return MessageLink(
+            user_id=row[0],
+            source_chat_id=row[1],
+            source_message_id=row[2],
+            target_chat_id=row[3],
+            target_message_id=row[4],
+        )
+
+    async def find_linked_message_ids(
+        self, *, source_chat_id: int, source_message_id: int, target_chat_id: int
+    ) -> list[int]:
+        """Every message in `target_chat_id` linked to the given one, in id order.
+
+        That is its first copy (what `find_linked_message_id` answers) and the further parts
+        linked to it later: `log_message_link` keeps only the way back from those (a long
+        caption's full text sent after the media, a new version posted after an edit). Empty
+        when it has no copy there.
+
+        Further parts are always sent after the first copy, and message ids only grow within
+        a chat, so the search for them starts at the first copy's id: it runs on the
+        `message_links_source` index and reads only links made after the first copy.
+        """
+        rows = await self._fetchall(
+            """
+            SELECT target_message_id
+            FROM message_links
+            WHERE source_chat_id = ? AND source_message_id = ? AND target_chat_id = ?
+            UNION
+            SELECT source_message_id
+            FROM message_links
+            WHERE source_chat_id = ?
+              AND source_message_id > (
+                  SELECT target_message_id
+                  FROM message_links
+                  WHERE source_chat_id = ? AND source_message_id = ? AND target_chat_id = ?
+              )
+              AND target_chat_id = ?
+              AND target_message_id = ?
+            ORDER BY 1
+            """,
+            (
+                source_chat_id,
+                source_message_id,
+                target_chat_id,
+                target_chat_id,
+                source_chat_id,
+                source_message_id,
+                target_chat_id,
+                source_chat_id,
+                source_message_id,
+            ),
+        )
+        return [int(row[0]) for row in rows]
 
     # --- inbox of Telegram updates -------------------------------------------------------------
 
@@ -741,3 +914,16 @@ class Database:
             """,
             (f"-{older_than_seconds:.3f} seconds",),
         )
+
+
+async def _join_worker(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open.
+
+    aiosqlite stops that thread with a future nobody awaits; if the event loop closed first (a
+    process exiting with "cannot open the database"), the thread would die with a traceback
+    on stderr after the bot's one-line error. `_thread` is aiosqlite's own attribute.
+    """
+    thread = getattr(conn, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5.0)
+        await asyncio.sleep(0)  # let the thread's last callback run on this loop
