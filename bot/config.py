@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A token from @BotFather: the bot's numeric id, a colon, and a 35-character secret.
@@ -22,6 +29,17 @@ _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
 # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret token.
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Defaults of the texts users get; WELCOME_TEXT and CLOSED_TEXT override them. They live here,
+# not with the relay, because this module must stay light: it is imported before aiogram so that
+# a configuration error is reported at once.
+DEFAULT_WELCOME_TEXT = (
+    "Hello! Write your question here and our support team will answer in this chat."
+)
+DEFAULT_CLOSED_TEXT = (
+    "Your request has been closed. If you need anything else, just write here again."
+)
+# Telegram's limit for a message text.
+_TEXT_LIMIT = 4096
 
 
 class Settings(BaseSettings):
@@ -50,6 +68,10 @@ class Settings(BaseSettings):
     GLOBAL_RATE_LIMIT: Annotated[float, Field(gt=0, le=1000)] = 30.0
     CONCURRENCY: Annotated[int, Field(ge=1, le=1000)] = 16
     SHUTDOWN_TIMEOUT: Annotated[float, Field(ge=0, le=600)] = 10.0
+
+    # Relay texts sent to users (HTML; "\n" in the value is a line break).
+    WELCOME_TEXT: str = DEFAULT_WELCOME_TEXT
+    CLOSED_TEXT: str = DEFAULT_CLOSED_TEXT
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -108,6 +130,17 @@ class Settings(BaseSettings):
         if level not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return level
+
+    @field_validator("WELCOME_TEXT", "CLOSED_TEXT")
+    @classmethod
+    def _user_text(cls, value: str, info: ValidationInfo) -> str:
+        # Environment variables cannot easily hold a line break; "\n" stands for one.
+        value = value.replace("\\n", "\n").strip()
+        if not value and info.field_name == "WELCOME_TEXT":
+            raise ValueError("must not be empty (it answers /start)")
+        if len(value) > _TEXT_LIMIT:
+            raise ValueError(f"must be at most {_TEXT_LIMIT} characters (Telegram's limit)")
+        return value
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

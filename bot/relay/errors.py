@@ -1,0 +1,61 @@
+"""What Telegram's permanent errors mean for the relay (see /work/shared/TELEGRAM.md).
+
+aiogram raises `TelegramBadRequest` for every 400; its `message` is Telegram's description, e.g.
+"Bad Request: message thread not found". Telegram has reworded some of them over the years, so
+each meaning lists every wording known.
+"""
+
+from __future__ import annotations
+
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+
+# A send into a topic that was deleted (no update tells the bot): "message thread not found"
+# usually, "TOPIC_DELETED" while Telegram's caches are warm. Topic management calls
+# (reopenForumTopic, editForumTopic, ...) on a deleted topic answer "TOPIC_ID_INVALID".
+_TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
+_TOPIC_NOT_MODIFIED = ("topic_not_modified",)
+_MESSAGE_NOT_MODIFIED = ("message is not modified",)
+_CAPTION_TOO_LONG = ("message caption is too long", "media_caption_too_long")
+_REPLY_NOT_FOUND = (
+    "message to be replied not found",
+    "message to reply not found",
+    "reply message not found",
+)
+_BLOCKED = ("bot was blocked by the user",)
+_DEACTIVATED = ("user is deactivated",)
+
+
+def _says(error: TelegramAPIError, phrases: tuple[str, ...]) -> bool:
+    description = error.message.lower()
+    return any(phrase in description for phrase in phrases)
+
+
+def topic_gone(error: TelegramAPIError) -> bool:
+    """The forum topic was deleted: create a new one and send again."""
+    return _says(error, _TOPIC_GONE)
+
+
+def topic_not_modified(error: TelegramAPIError) -> bool:
+    """Closing a closed topic, reopening an open one, renaming to the same name."""
+    return _says(error, _TOPIC_NOT_MODIFIED)
+
+
+def message_not_modified(error: TelegramAPIError) -> bool:
+    """An edit to exactly the content the message already has: nothing to do."""
+    return _says(error, _MESSAGE_NOT_MODIFIED)
+
+
+def caption_too_long(error: TelegramAPIError) -> bool:
+    return _says(error, _CAPTION_TOO_LONG)
+
+
+def reply_not_found(error: TelegramAPIError) -> bool:
+    return _says(error, _REPLY_NOT_FOUND)
+
+
+def user_blocked(error: TelegramAPIError) -> bool:
+    return isinstance(error, TelegramForbiddenError) and _says(error, _BLOCKED)
+
+
+def user_deactivated(error: TelegramAPIError) -> bool:
+    return isinstance(error, TelegramForbiddenError) and _says(error, _DEACTIVATED)

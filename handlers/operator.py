@@ -1,0 +1,42 @@
+"""The operators' side: the forum supergroup (`OPERATOR_CHAT_ID`)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import Message, MessageReactionUpdated
+
+from bot.config import Settings
+from bot.relay.service import Relay
+
+
+def create_router(settings: Settings) -> Router:
+    router = Router(name=__name__)
+    operator_group = F.chat.id == settings.OPERATOR_CHAT_ID
+    for observer in (router.message, router.edited_message, router.message_reaction):
+        observer.filter(operator_group)
+    router.message.register(on_topic_closed, F.forum_topic_closed)
+    router.message.register(on_topic_reopened, F.forum_topic_reopened)
+    router.message.register(on_message)
+    router.edited_message.register(on_edit)
+    router.message_reaction.register(on_reaction)
+    return router
+
+
+async def on_topic_closed(message: Message, relay: Relay) -> None:
+    await relay.topic_closed(message)
+
+
+async def on_topic_reopened(message: Message, relay: Relay) -> None:
+    await relay.topic_reopened(message)
+
+
+async def on_message(message: Message, relay: Relay, album: list[Message] | None = None) -> None:
+    await relay.operator_message(message, album)
+
+
+async def on_edit(message: Message, relay: Relay) -> None:
+    await relay.operator_edit(message)
+
+
+async def on_reaction(event: MessageReactionUpdated, relay: Relay) -> None:
+    await relay.operator_reaction(event)

@@ -1,0 +1,125 @@
+"""The relay's texts and text surgery: titles, the user card, shortening in UTF-16 units."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram.types import Message, MessageEntity, User
+
+from bot.relay import content, texts
+
+
+def user(**fields: object) -> User:
+    return User.model_validate({"id": 42, "is_bot": False, "first_name": "Ann", **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "title"),
+    [
+        ({"last_name": "Lee", "username": "ann"}, "Ann Lee @ann"),
+        ({}, "Ann"),
+        ({"first_name": "  Ann\n\nMarie  ", "last_name": " "}, "Ann Marie"),
+        ({"first_name": "   ", "username": "ghost"}, "User 42 @ghost"),
+        ({"first_name": ""}, "User 42"),
+        ({"first_name": "<b>&"}, "<b>&"),  # a title is plain text, not HTML
+    ],
+)
+def test_topic_title(fields: dict[str, object], title: str) -> None:
+    assert texts.topic_title(user(**fields)) == title
+
+
+def test_a_long_topic_title_keeps_the_username_and_fits_128_characters() -> None:
+    title = texts.topic_title(user(first_name="😀" * 100, last_name="X" * 64, username="u" * 32))
+    assert content.utf16_len(title) <= 128
+    assert title.endswith("… @" + "u" * 32)
+    assert "\ud83d" not in title  # no half of a surrogate pair
+
+
+def test_the_user_card_escapes_what_users_write() -> None:
+    card = texts.user_card(
+        user(first_name="<i>Ann</i>", last_name="& Co", username="ann", language_code="en")
+    )
+    assert "&lt;i&gt;Ann&lt;/i&gt; &amp; Co" in card
+    assert '<a href="tg://user?id=42">' in card
+    assert "Premium: no" in card
+
+
+def test_shorten_cuts_in_utf16_units_and_clips_entities() -> None:
+    text = "ab😀cd" * 10
+    entities = [
+        MessageEntity(type="bold", offset=0, length=2),
+        MessageEntity(type="italic", offset=4, length=60),
+        MessageEntity(type="custom_emoji", offset=6, length=2, custom_emoji_id="1"),
+        MessageEntity(type="underline", offset=50, length=4),
+    ]
+
+    short, clipped = content.shorten(text, entities, 8)
+
+    assert short == "ab😀cda…"
+    assert content.utf16_len(short) == 8
+    # Clipped to the kept text; a custom emoji cannot be cut, so it goes.
+    assert clipped == [
+        MessageEntity(type="bold", offset=0, length=2),
+        MessageEntity(type="italic", offset=4, length=3),
+    ]
+    # Never half of a surrogate pair.
+    assert content.shorten(text, None, 4) == ("ab…", None)
+
+
+def test_shorten_leaves_what_fits_alone() -> None:
+    entities = [MessageEntity(type="bold", offset=0, length=2)]
+    assert content.shorten("short", entities, 5) == ("short", entities)
+
+
+def test_prefixed_moves_the_entities() -> None:
+    text, entities = content.prefixed(
+        "✏️ Edited:\n", "hi there", [MessageEntity(type="bold", offset=3, length=5)]
+    )
+    assert text == "✏️ Edited:\nhi there"
+    assert entities == [MessageEntity(type="bold", offset=14, length=5)]
+    assert text.encode("utf-16-le")[28:38].decode("utf-16-le") == "there"
+
+
+def message(**fields: object) -> Message:
+    return Message.model_validate(
+        {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, **fields}
+    )
+
+
+def test_service_messages_and_commands_are_recognised() -> None:
+    assert content.is_relayed(message(text="hi"))
+    assert content.is_relayed(message(dice={"emoji": "🎲", "value": 3}))
+    assert not content.is_relayed(message(forum_topic_closed={}))
+    assert not content.is_relayed(
+        message(pinned_message={"chat": {"id": 1, "type": "private"}, "message_id": 3, "date": 0})
+    )
+    command = message(
+        text="/close now", entities=[{"type": "bot_command", "offset": 0, "length": 6}]
+    )
+    assert content.is_command(command)
+    assert not content.is_command(message(text="see /close"))
+    assert content.kind(message(text="hi")) == "text"
+
+
+def test_the_file_of_a_message() -> None:
+    photo = message(
+        photo=[
+            {"file_id": "small", "file_unique_id": "s", "width": 1, "height": 1},
+            {"file_id": "large", "file_unique_id": "l", "width": 9, "height": 9},
+        ]
+    )
+    assert (content.file_id(photo), content.file_unique_id(photo)) == ("large", "l")
+    assert content.file_id(message(text="hi")) is None
+    media = content.input_media(photo, "caption", None)
+    assert media is not None
+    assert (media.type, media.media, media.caption, media.parse_mode) == (
+        "photo",
+        "large",
+        "caption",
+        None,
+    )
+    assert (
+        content.input_media(
+            message(voice={"file_id": "v", "file_unique_id": "v", "duration": 1}), None, None
+        )
+        is None
+    )
