@@ -580,14 +580,21 @@ class Relay:
         message_id = await route.dest.call(send)
         # The source keeps its first copy as its link; this adds the way back from the part,
         # so that a reply to it threads to the source too.
+        await self._link(route, source, message_id)
+        return message_id
+
+    async def _link(
+        self, route: _Route, source: Message, target_message_id: int, *, commit: bool = True
+    ) -> None:
+        """Record that `target_message_id` in the route's chat stands for `source`."""
         await self._db.log_message_link(
             user_id=route.user_id,
             source_chat_id=source.chat.id,
             source_message_id=source.message_id,
             target_chat_id=route.dest.chat_id,
-            target_message_id=message_id,
+            target_message_id=target_message_id,
+            commit=commit,
         )
-        return message_id
 
     async def _record(self, route: _Route, source: Message, target_message_id: int) -> None:
         """Log the source message and link it to what stands for it in the other chat."""
@@ -621,14 +628,7 @@ class Relay:
                     payload_json=content.payload_json(source),
                     commit=False,
                 )
-            await self._db.log_message_link(
-                user_id=route.user_id,
-                source_chat_id=source.chat.id,
-                source_message_id=source.message_id,
-                target_chat_id=route.dest.chat_id,
-                target_message_id=target_message_id,
-                commit=False,
-            )
+            await self._link(route, source, target_message_id, commit=False)
         logger.info(
             "Relayed %s message %d of chat %d to chat %d as %d",
             content.kind(source),
@@ -739,13 +739,7 @@ class Relay:
             return copied.message_id
 
         new_id = await route.dest.call(copy)
-        await self._db.log_message_link(
-            user_id=route.user_id,
-            source_chat_id=edited.chat.id,
-            source_message_id=edited.message_id,
-            target_chat_id=route.dest.chat_id,
-            target_message_id=new_id,
-        )
+        await self._link(route, edited, new_id)
         if caption != full:
             await self._send_text_part(route, edited, full, full_entities, reply_to=new_id)
 
