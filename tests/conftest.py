@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from storage import Database
 from tests.fake_telegram import FakeTelegram, Group
+from tests.storage_helpers import open_database
 
 pytest_plugins = ["tests.fake_telegram.pytest_plugin"]
 
@@ -42,3 +44,16 @@ def bot_env(fake: FakeTelegram, tmp_path: Path) -> dict[str, str]:
         "OPERATOR_CHAT_ID": str(OPERATOR_CHAT_ID),
         "TELEGRAM_API_URL": fake.base_url,
     }
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """Where a test's database file goes."""
+    return tmp_path / "bot.sqlite3"
+
+
+@pytest.fixture
+async def db(path: Path) -> AsyncIterator[Database]:
+    """A connected, initialised Database on `path`, closed after the test."""
+    async with open_database(path) as database:
+        yield database

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import inspect
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +31,6 @@ from tests.storage_helpers import log_message as log
 
 GROUP = -100789  # the operator forum group
 ARCHIVE = -100555  # some other chat a message is copied to
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-async def db(path: Path) -> AsyncIterator[Database]:
-    async with open_database(path) as database:
-        yield database
 
 
 async def link(db: Database, source: tuple[int, int], target: tuple[int, int]) -> None:

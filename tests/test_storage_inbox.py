@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,6 @@ from storage import Database, InboxItem, UnknownUpdateError
 from tests.storage_helpers import ISO_UTC, committed, open_database, write_directly
 
 LONG_AGO = "2000-01-01T00:00:00.000Z"
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-async def db(path: Path) -> AsyncIterator[Database]:
-    async with open_database(path) as database:
-        yield database
 
 
 def update(update_id: int, chat_id: int = 1) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ and its edits, whole links, and every part linked to a message."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,24 +12,12 @@ from storage import Conversation, Database, LoggedMessage, MessageLink
 from tests.storage_helpers import (
     USER,
     log_message,
-    open_database,
     query_plan,
     statements_run_by,
 )
 
 GROUP = -100789  # the operator forum group
 OTHER_USER = 456
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-async def db(path: Path) -> AsyncIterator[Database]:
-    async with open_database(path) as database:
-        yield database
 
 
 # --- conversations in any state ----------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +31,6 @@ from tests.storage_helpers import (
     statements_run_by,
     write_directly,
 )
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-async def db(path: Path) -> AsyncIterator[Database]:
-    async with open_database(path) as database:
-        yield database
-
 
 EXPECTED_COLUMNS = {
     "users": ["user_id", "username", "first_name", "last_name", "created_at", "updated_at"],

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +24,11 @@ from tests.storage_helpers import (
     committed,
     log_message,
     log_user_message,
-    open_database,
 )
 
 
 class Boom(Exception):
     """The failure a test provokes on purpose."""
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-async def db(path: Path) -> AsyncIterator[Database]:
-    async with open_database(path) as database:
-        yield database
 
 
 async def probe(db: Database, sql: str) -> list[Any]:
