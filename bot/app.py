@@ -78,7 +78,7 @@ async def _run_bot(
         )
         return EXIT_OK
 
-    dispatcher = Dispatcher(db=db, settings=settings, identity=identity, flood=flood)
+    dispatcher = Dispatcher(db=db, settings=settings, identity=identity)
     dispatcher.include_router(setup_routers(settings))
     engine = DeliveryEngine(
         db=db,
@@ -108,7 +108,7 @@ async def _run_bot(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
 
-    health = HealthCheck(db=db, engine=engine, intake=intake)
+    health = HealthCheck(db=db, engine=engine, intake=intake, flood=flood)
     try:
         runner = await start_http_server(
             build_http_app(health=health, intake=intake, webhook_path=settings.webhook_path),

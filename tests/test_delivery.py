@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.flood import FloodControl
 from bot.delivery.http import HealthCheck, build_http_app
 from bot.delivery.intake import Poller
 from storage import Database
@@ -110,6 +112,8 @@ async def test_transient_failures_are_retried_then_parked_and_operators_told(
     assert status == 200
     assert health["inbox"]["failed"] == 1
     assert health["parked"] == 1
+    assert health["retried"] == 1  # attempt 1 failed, attempt 2 failed and was the last
+    assert health["telegram"]["retried_errors"] == 2 * 3
     assert "could not be handled and was set aside" in alert
     assert "Alice Smith @alice" in alert
     assert "gave up after 2 attempts" in alert
@@ -133,11 +137,15 @@ async def test_a_rate_limited_chat_waits_out_retry_after_and_loses_nothing(
         await fake.wait_for(lambda: welcomes(fake, bob), timeout=10, what="Bob's welcome")
         bob_done = time.monotonic() - started
         await fake.wait_for(lambda: len(welcomes(fake, alice)) == 6, timeout=20, what="6")
+        _, health = await bot.health()
     finally:
         assert await bot.stop() == 0
     assert fake.violations == []
     assert any(c.error_code == 429 for c in fake.calls_of("sendMessage"))
     assert bob_done < 1.0  # another chat is not slowed down by Alice's limit
+    refused = [c for c in fake.calls_of("sendMessage") if c.error_code == 429]
+    assert health["telegram"]["retry_after_waits"] == len(refused)
+    assert health["retried"] == 0  # flood control waited; no update had to be tried again
 
 
 async def test_webhook_mode_stores_answers_and_refuses_wrong_secrets(
@@ -184,6 +192,7 @@ async def test_webhook_mode_stores_answers_and_refuses_wrong_secrets(
         assert await bot.stop() == 0
     assert welcomes(fake, mallory) == []
     assert health["handled"] == 1
+    assert health["received"] == 1  # refused calls never reached the inbox
     assert health["intake"] == {"mode": "webhook", "alive": True}
     assert not fake.calls_of("getUpdates")
     db = Database(tmp_path / "bot.sqlite3")
@@ -229,7 +238,9 @@ async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -
     engine = DeliveryEngine(db=db, bot=bot, dispatcher=Dispatcher())
     poller = Poller(bot=bot, engine=engine, allowed_updates=["message"])
     app = build_http_app(
-        health=HealthCheck(db=db, engine=engine, intake=poller), intake=poller, webhook_path="/"
+        health=HealthCheck(db=db, engine=engine, intake=poller, flood=FloodControl()),
+        intake=poller,
+        webhook_path="/",
     )
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/healthz")
@@ -301,3 +312,60 @@ async def test_a_dropped_connection_is_retried(
     # Without idempotency keys in the Bot API, an answer lost after the message was created
     # means a second copy: the documented limit of the guarantee.
     assert len(welcomes(fake, alice)) == expected
+
+
+async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: Path) -> None:
+    """Regression: an error marking an update done killed its queue's worker for good."""
+    from aiogram import Bot, Dispatcher, F
+    from aiogram.types import Message
+
+    db = Database(tmp_path / "db.sqlite3")
+    await db.connect()
+    await db.init()
+    bot = Bot("123456:" + "a" * 35)
+    handled: list[str] = []
+    dispatcher = Dispatcher()
+
+    @dispatcher.message(F.text)
+    async def remember(message: Message) -> None:
+        handled.append(str(message.text))
+
+    real_done = db.inbox_done
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    async def flaky_done(update_id: int) -> None:
+        if failures:
+            raise failures.pop()
+        await real_done(update_id)
+
+    db.inbox_done = flaky_done  # type: ignore[method-assign]
+    engine = DeliveryEngine(db=db, bot=bot, dispatcher=dispatcher, backoff_base=0.01)
+
+    def update(update_id: int, text: str) -> dict[str, object]:
+        chat = {"id": 7, "type": "private", "first_name": "A"}
+        message = {"message_id": update_id, "date": 0, "chat": chat, "text": text}
+        return {"update_id": update_id, "message": message}
+
+    try:
+        await engine.accept([update(1, "one")])
+        # Nothing else arrives in this conversation: the queue must recover on its own.
+        for _ in range(200):
+            if (await db.inbox_counts())["done"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        recovered = await db.inbox_counts()
+        await engine.accept([update(2, "two")])
+        for _ in range(200):
+            if (await db.inbox_counts())["done"] == 2:
+                break
+            await asyncio.sleep(0.01)
+        counts = await db.inbox_counts()
+    finally:
+        await engine.stop(1)
+        await db.close()
+        await bot.session.close()
+    # "one" was handled, its bookkeeping failed, so it was handled again (the relay's link
+    # check makes that harmless); the queue then went on to "two".
+    assert recovered == {"pending": 0, "failed": 0, "done": 1}
+    assert handled == ["one", "one", "two"]
+    assert counts == {"pending": 0, "failed": 0, "done": 2}

@@ -90,8 +90,6 @@ class DeliveryEngine:
         self.album_window = album_window
         self._housekeeping: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self.stats = EngineStats()
 
     # --- intake -----------------------------------------------------------------------------
@@ -135,7 +133,6 @@ class DeliveryEngine:
         for item in items:
             self._queues.setdefault(item.queue_key, deque()).append(item)
             if item.queue_key not in self._workers and not self._stopping.is_set():
-                self._idle.clear()
                 self._workers[item.queue_key] = asyncio.create_task(
                     self._work(item.queue_key), name=f"delivery:{item.queue_key}"
                 )
@@ -152,7 +149,15 @@ class DeliveryEngine:
                         await asyncio.wait_for(self._stopping.wait(), timeout=batch)
                     continue
                 async with self._slots:
-                    delay = await self._handle(batch)
+                    try:
+                        delay = await self._handle(batch)
+                    except Exception:
+                        # The inbox itself failed (disk full, a locked file): the update stays
+                        # pending there; keep the queue alive and try it again later.
+                        logger.exception(
+                            "Inbox bookkeeping for update %d failed", batch[0].update_id
+                        )
+                        delay = self._backoff(1, None)
                 if delay is None:
                     for _ in batch:
                         self._arrived.pop(queue.popleft().update_id, None)
@@ -166,8 +171,6 @@ class DeliveryEngine:
             self._workers.pop(key, None)
             if not queue:
                 self._queues.pop(key, None)
-            if not self._workers:
-                self._idle.set()
 
     def _next_batch(self, queue: deque[InboxItem]) -> list[InboxItem] | float:
         """The head of the queue: one update, or all the updates of one album.
@@ -203,8 +206,7 @@ class DeliveryEngine:
                 for item in batch
             ]
         except ValidationError as error:
-            for item in batch:
-                await self._park(item, f"cannot decode the update: {error}")
+            await self._park(batch, f"cannot decode the update: {error}")
             return None
         album = [u.message for u in updates if u.message is not None] if len(batch) > 1 else None
         try:
@@ -215,8 +217,7 @@ class DeliveryEngine:
             for item in batch:
                 attempts = await self._db.inbox_attempt_failed(item.update_id, error=description)
             if attempts >= self._max_attempts:
-                for item in batch:
-                    await self._park(item, f"gave up after {attempts} attempts: {description}")
+                await self._park(batch, f"gave up after {attempts} attempts: {description}")
                 return None
             delay = self._backoff(attempts, error)
             logger.warning(
@@ -230,27 +231,29 @@ class DeliveryEngine:
             return delay
         except Exception as error:
             logger.exception("Update %d failed with an unexpected error", head.update_id)
-            for item in batch:
-                await self._park(item, f"{type(error).__name__}: {error}")
+            await self._park(batch, f"{type(error).__name__}: {error}")
             return None
         for item in batch:
             await self._db.inbox_done(item.update_id)
         self.stats.handled += len(batch)
         return None
 
-    def _backoff(self, attempts: int, error: BaseException) -> float:
+    def _backoff(self, attempts: int, error: BaseException | None) -> float:
         ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempts - 1))
         delay = random.uniform(ceiling / 2, ceiling)
         if isinstance(error, TelegramRetryAfter):
             delay = max(delay, float(error.retry_after))
         return delay
 
-    async def _park(self, item: InboxItem, reason: str) -> None:
-        await self._db.inbox_park(item.update_id, error=reason)
-        self.stats.parked += 1
-        logger.error(
-            "Update %d (queue %s) parked as failed: %s", item.update_id, item.queue_key, reason
-        )
+    async def _park(self, batch: list[InboxItem], reason: str) -> None:
+        """Set an update (or a whole album) aside as failed, and tell a person once."""
+        for item in batch:
+            await self._db.inbox_park(item.update_id, error=reason)
+            logger.error(
+                "Update %d (queue %s) parked as failed: %s", item.update_id, item.queue_key, reason
+            )
+        self.stats.parked += len(batch)
+        item = batch[0]
         if self._on_parked is not None:
             try:
                 await self._on_parked(item, reason)
@@ -258,15 +261,6 @@ class DeliveryEngine:
                 logger.exception("Could not tell anybody that update %d failed", item.update_id)
 
     # --- lifecycle --------------------------------------------------------------------------
-
-    @property
-    def busy(self) -> int:
-        """Updates queued in memory (being handled or waiting their turn)."""
-        return sum(len(queue) for queue in self._queues.values())
-
-    async def wait_idle(self) -> None:
-        """Wait until every queued update has been handled (tests and benchmarks use this)."""
-        await self._idle.wait()
 
     async def _prune_forever(self) -> None:
         """Forget handled updates once Telegram can no longer send them again.

@@ -43,7 +43,6 @@ class FloodStats:
 
     retry_after_waits: int = 0
     retried_errors: int = 0
-    last_retry_after: float = 0.0
 
 
 @dataclass
@@ -141,7 +140,6 @@ class FloodControl(BaseRequestMiddleware):
             except TelegramRetryAfter as error:
                 waits += 1
                 self.stats.retry_after_waits += 1
-                self.stats.last_retry_after = float(error.retry_after)
                 chat = getattr(method, "chat_id", None)
                 logger.warning(
                     "429 from Telegram on %s (chat %s): waiting %s s",
@@ -175,11 +173,6 @@ class FloodControl(BaseRequestMiddleware):
                     delay,
                 )
                 await asyncio.sleep(delay)
-
-    def blocked_for(self, chat_id: int) -> float:
-        """Seconds until a call to this chat is allowed again (0 when it is)."""
-        gate = self._gates.get(chat_id)
-        return max(0.0, gate.blocked_until - time.monotonic()) if gate else 0.0
 
 
 def _target_chat(method: TelegramMethod[Any]) -> int | str | None:

@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.flood import FloodControl
 from bot.delivery.intake import Intake, WebhookIntake
 from storage import Database
 
@@ -17,10 +18,13 @@ logger = logging.getLogger(__name__)
 class HealthCheck:
     """200 with `"ok": true` while the database answers and intake is alive, else 503."""
 
-    def __init__(self, *, db: Database, engine: DeliveryEngine, intake: Intake) -> None:
+    def __init__(
+        self, *, db: Database, engine: DeliveryEngine, intake: Intake, flood: FloodControl
+    ) -> None:
         self._db = db
         self._engine = engine
         self._intake = intake
+        self._flood = flood
 
     async def handle(self, request: web.Request) -> web.Response:
         database = await self._db.healthcheck()
@@ -32,7 +36,8 @@ class HealthCheck:
                 database = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         alive = self._intake.alive()
         ok = bool(database.get("ok")) and alive
-        last = self._engine.stats.last_update_at
+        stats = self._engine.stats
+        last = stats.last_update_at
         body = {
             "ok": ok,
             "database": database,
@@ -44,8 +49,16 @@ class HealthCheck:
             "last_update_at": (
                 dt.datetime.fromtimestamp(last, dt.UTC).isoformat() if last else None
             ),
-            "handled": self._engine.stats.handled,
-            "parked": self._engine.stats.parked,
+            # Counters since start.
+            "received": stats.received,
+            "duplicates": stats.duplicates,
+            "handled": stats.handled,
+            "retried": stats.retried,
+            "parked": stats.parked,
+            "telegram": {
+                "retry_after_waits": self._flood.stats.retry_after_waits,
+                "retried_errors": self._flood.stats.retried_errors,
+            },
         }
         return web.json_response(body, status=200 if ok else 503)
 
