@@ -18,6 +18,7 @@ from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
 from bot.delivery.http import HealthCheck, build_http_app, start_http_server
 from bot.delivery.intake import Intake, Poller, WebhookIntake
+from bot.relay.service import Relay
 from bot.telegram import create_bot
 from handlers import ALLOWED_UPDATES, setup_routers
 from storage import Database, StorageError
@@ -78,7 +79,9 @@ async def _run_bot(
         )
         return EXIT_OK
 
-    dispatcher = Dispatcher(db=db, settings=settings, identity=identity)
+    # Long-lived objects reach handlers as Dispatcher keyword arguments (aiogram's DI).
+    relay = Relay(bot=bot, db=db, settings=settings, identity=identity)
+    dispatcher = Dispatcher(db=db, settings=settings, identity=identity, relay=relay)
     dispatcher.include_router(setup_routers(settings))
     engine = DeliveryEngine(
         db=db,

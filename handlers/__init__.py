@@ -11,7 +11,6 @@ from aiogram import Router
 
 from bot.config import Settings
 from handlers import operator, private
-from handlers.dependencies import RelayProvider
 
 # Every update type the bot handles. Telegram leaves `message_reaction` out unless it is asked
 # for, and remembers the list across getUpdates calls and webhook registrations.
@@ -20,7 +19,6 @@ ALLOWED_UPDATES = ["message", "edited_message", "message_reaction", "my_chat_mem
 
 def setup_routers(settings: Settings) -> Router:
     root = Router(name="handlers")
-    RelayProvider().install(root)
     root.include_router(private.create_router())
     root.include_router(operator.create_router(settings))
     return root
