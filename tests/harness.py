@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,16 @@ class InProcessBot:
         assert self._task is not None
         self._stop.set()
         return await asyncio.wait_for(self._task, 30)
+
+
+async def settled_health(
+    bot: BotProcess | InProcessBot, settled: Callable[[dict[str, Any]], bool], timeout: float = 5
+) -> dict[str, Any]:
+    """/healthz once `settled(body)` holds: an update is marked handled just after its effect
+    is visible in Telegram, so counters lag what the people see by a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, body = await bot.health()
+        if settled(body) or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.02)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from storage import Database
 from tests.fake_telegram import FakeTelegram, Group, User
-from tests.harness import BotProcess, InProcessBot
+from tests.harness import BotProcess, InProcessBot, settled_health
 
 
 async def topic_of(db_path: Path, user: User) -> int | None:
@@ -176,7 +176,7 @@ async def test_a_rate_limited_operator_group_drains_a_burst_of_new_users(
             if await drained():
                 break
             await asyncio.sleep(0.05)
-        _status, health = await bot.health()
+        health = await settled_health(bot, lambda body: body["inbox"]["pending"] == 0)
     finally:
         assert await bot.stop() == 0
     assert await drained()
