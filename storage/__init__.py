@@ -9,19 +9,31 @@ from storage.errors import (
     UnknownUpdateError,
 )
 from storage.migrations import LATEST_VERSION
-from storage.models import Conversation, InboxItem, LoggedMessage, MessageLink, User
+from storage.models import (
+    Ban,
+    Conversation,
+    InboxItem,
+    LoggedMessage,
+    MessageLink,
+    ReplyWait,
+    User,
+    UserActivity,
+)
 
 __all__ = [
     "LATEST_VERSION",
+    "Ban",
     "Conversation",
     "Database",
     "InboxItem",
     "LoggedMessage",
     "MessageLink",
     "NotConnectedError",
+    "ReplyWait",
     "SchemaTooNewError",
     "StorageError",
     "TransactionAbortedError",
     "UnknownUpdateError",
     "User",
+    "UserActivity",
 ]

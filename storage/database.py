@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import aiosqlite
@@ -24,7 +25,16 @@ from storage.errors import (
     UnknownUpdateError,
 )
 from storage.migrations import migrate
-from storage.models import Conversation, InboxItem, LoggedMessage, MessageLink, User
+from storage.models import (
+    Ban,
+    Conversation,
+    InboxItem,
+    LoggedMessage,
+    MessageLink,
+    ReplyWait,
+    User,
+    UserActivity,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -375,7 +385,7 @@ class Database:
         """The stored profile of the user, or None."""
         row = await self._fetchone(
             """
-            SELECT user_id, username, first_name, last_name
+            SELECT user_id, username, first_name, last_name, language_code
             FROM users
             WHERE user_id = ?
             """,
@@ -383,7 +393,86 @@ class Database:
         )
         if row is None:
             return None
-        return User(user_id=row[0], username=row[1], first_name=row[2], last_name=row[3])
+        return User(
+            user_id=row[0],
+            username=row[1],
+            first_name=row[2],
+            last_name=row[3],
+            language_code=row[4],
+        )
+
+    async def set_user_language(
+        self, user_id: int, language_code: str | None, *, commit: bool = True
+    ) -> None:
+        """Record the user's Telegram `language_code`; does nothing for an unknown user."""
+        await self._execute(
+            "UPDATE users SET language_code = ? WHERE user_id = ?", (language_code, user_id)
+        )
+
+    async def get_user_activity(self, user_id: int) -> UserActivity:
+        """First contact and the number of logged messages each way, for /info."""
+        row = await self._fetchone(
+            """
+            SELECT
+                (SELECT created_at FROM users WHERE user_id = ?),
+                count(*) FILTER (WHERE direction = 'user'),
+                count(*) FILTER (WHERE direction = 'operator')
+            FROM messages
+            WHERE user_id = ?
+            """,
+            (user_id, user_id),
+        )
+        assert row is not None  # an aggregate always has a row
+        return UserActivity(first_seen=row[0], from_user=row[1], from_operators=row[2])
+
+    # --- bans ----------------------------------------------------------------------------------
+
+    async def ban_user(
+        self, user_id: int, *, reason: str | None, banned_by: int | None, commit: bool = True
+    ) -> bool:
+        """Ban the user; False (and nothing changes) when they are banned already."""
+        changed = await self._execute(
+            """
+            INSERT INTO bans (user_id, reason, banned_by)
+            VALUES (?, ?, ?)
+            ON CONFLICT (user_id) DO NOTHING
+            """,
+            (user_id, reason, banned_by),
+        )
+        return changed > 0
+
+    async def unban_user(self, user_id: int, *, commit: bool = True) -> bool:
+        """Lift the user's ban; False when they were not banned."""
+        return await self._execute("DELETE FROM bans WHERE user_id = ?", (user_id,)) > 0
+
+    async def get_ban(self, user_id: int) -> Ban | None:
+        row = await self._fetchone(
+            """
+            SELECT user_id, reason, banned_by, banned_at, notified_at
+            FROM bans
+            WHERE user_id = ?
+            """,
+            (user_id,),
+        )
+        if row is None:
+            return None
+        return Ban(
+            user_id=row[0],
+            reason=row[1],
+            banned_by=row[2],
+            banned_at=row[3],
+            notified=row[4] is not None,
+        )
+
+    async def mark_ban_notified(self, user_id: int, *, commit: bool = True) -> None:
+        """The banned user has been told (BANNED_TEXT): not again during this ban."""
+        await self._execute(
+            """
+            UPDATE bans SET notified_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE user_id = ? AND notified_at IS NULL
+            """,
+            (user_id,),
+        )
 
     # --- conversations -------------------------------------------------------------------------
 
@@ -432,6 +521,20 @@ class Database:
             WHERE user_id = ? AND active = 1
             """,
             (user_id,),
+        )
+
+    async def get_offline_notice(self, user_id: int) -> str | None:
+        """The closed period the user was last told about (OFFLINE_TEXT), as stored."""
+        row = await self._fetchone(
+            "SELECT offline_notice_for FROM conversations WHERE user_id = ?", (user_id,)
+        )
+        return None if row is None else row[0]
+
+    async def set_offline_notice(self, user_id: int, period: str, *, commit: bool = True) -> None:
+        """Record that the user was told about the closed period `period` (any stable text)."""
+        await self._execute(
+            "UPDATE conversations SET offline_notice_for = ? WHERE user_id = ?",
+            (period, user_id),
         )
 
     async def find_user_id_by_topic(self, topic_id: int) -> int | None:
@@ -640,25 +743,13 @@ class Database:
         row = await self._fetchone(
             """
             SELECT user_id, direction, chat_id, message_id, content_type,
-                   text, caption, file_id, payload_json
+                   text, caption, file_id, payload_json, created_at
             FROM messages
             WHERE chat_id = ? AND message_id = ?
             """,
             (chat_id, message_id),
         )
-        if row is None:
-            return None
-        return LoggedMessage(
-            user_id=row[0],
-            direction=row[1],
-            chat_id=row[2],
-            message_id=row[3],
-            content_type=row[4],
-            text=row[5],
-            caption=row[6],
-            file_id=row[7],
-            payload_json=row[8],
-        )
+        return None if row is None else self._logged_message(row)
 
     async def update_message(
         self,
@@ -763,6 +854,166 @@ class Database:
             ),
         )
         return [int(row[0]) for row in rows]
+
+    # --- history and statistics (transcripts, /stats) -----------------------------------------
+
+    @staticmethod
+    def _logged_message(row: sqlite3.Row) -> LoggedMessage:
+        """A `messages` row, selected as in `get_message`, as a record."""
+        return LoggedMessage(
+            user_id=row[0],
+            direction=row[1],
+            chat_id=row[2],
+            message_id=row[3],
+            content_type=row[4],
+            text=row[5],
+            caption=row[6],
+            file_id=row[7],
+            payload_json=row[8],
+            created_at=row[9],
+        )
+
+    @staticmethod
+    def _timestamp(moment: datetime) -> str:
+        """`moment` in the form of the `created_at` columns, so that they compare as text."""
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"a moment must carry its time zone, not {moment!r}")
+        utc = moment.astimezone(UTC)
+        return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+    async def list_messages(self, user_id: int, *, limit: int | None = None) -> list[LoggedMessage]:
+        """The user's logged messages, both directions, in the order they were logged.
+
+        With `limit`, only the most recent `limit` of them (still oldest first). Runs on the
+        `messages_user_id` index.
+        """
+        if limit is None:
+            rows = await self._fetchall(
+                """
+                SELECT user_id, direction, chat_id, message_id, content_type,
+                       text, caption, file_id, payload_json, created_at
+                FROM messages
+                WHERE user_id = ?
+                ORDER BY id
+                """,
+                (user_id,),
+            )
+            return [self._logged_message(row) for row in rows]
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        # The most recent `limit`, read newest first along the index, then put back in order.
+        rows = await self._fetchall(
+            """
+            SELECT user_id, direction, chat_id, message_id, content_type,
+                   text, caption, file_id, payload_json, created_at
+            FROM (
+                SELECT id, user_id, direction, chat_id, message_id, content_type,
+                       text, caption, file_id, payload_json, created_at
+                FROM messages
+                WHERE user_id = ?
+                ORDER BY id DESC
+                LIMIT ?
+            )
+            ORDER BY id
+            """,
+            (user_id, limit),
+        )
+        return [self._logged_message(row) for row in rows]
+
+    async def list_links(self, user_id: int) -> list[MessageLink]:
+        """Every link row recorded for the user's messages (both directions), oldest first.
+
+        Together with `list_messages`, enough to tell which logged message a reply to a copy
+        (or to a further part) stands for, without one query per reply.
+        """
+        rows = await self._fetchall(
+            """
+            SELECT user_id, source_chat_id, source_message_id, target_chat_id, target_message_id
+            FROM message_links
+            WHERE user_id = ?
+            ORDER BY id
+            """,
+            (user_id,),
+        )
+        return [
+            MessageLink(
+                user_id=row[0],
+                source_chat_id=row[1],
+                source_message_id=row[2],
+                target_chat_id=row[3],
+                target_message_id=row[4],
+            )
+            for row in rows
+        ]
+
+    async def count_open_conversations(self) -> int:
+        """How many conversations are active (their topic is open)."""
+        row = await self._fetchone("SELECT count(*) FROM conversations WHERE active = 1")
+        return 0 if row is None else int(row[0])
+
+    async def count_conversations_since(self, since: datetime) -> int:
+        """How many conversations were created at or after `since` (an aware datetime).
+
+        A conversation is created on a user's first message; closing and reopening it keeps
+        its creation time, so this counts users who wrote for the first time.
+        """
+        row = await self._fetchone(
+            "SELECT count(*) FROM conversations WHERE created_at >= ?",
+            (self._timestamp(since),),
+        )
+        return 0 if row is None else int(row[0])
+
+    async def count_messages_since(self, since: datetime) -> dict[str, int]:
+        """How many messages were logged at or after `since`: {"user": n, "operator": n}."""
+        row = await self._fetchone(
+            """
+            SELECT count(*) FILTER (WHERE direction = 'user'),
+                   count(*) FILTER (WHERE direction = 'operator')
+            FROM messages
+            WHERE created_at >= ?
+            """,
+            (self._timestamp(since),),
+        )
+        user, operator = (0, 0) if row is None else (int(row[0]), int(row[1]))
+        return {"user": user, "operator": operator}
+
+    async def reply_waits_since(self, since: datetime) -> list[ReplyWait]:
+        """The waits for an answer that started at or after `since`, in the order they started.
+
+        A wait starts with a user message that is the user's first logged message, or whose
+        previous logged message (of that user) is an operator's: the user writes and nobody has
+        answered yet. It ends with the user's next operator message (`answered_at`; None when
+        there is none yet). Further user messages during a wait do not start another one.
+        """
+        rows = await self._fetchall(
+            """
+            SELECT m.user_id,
+                   m.created_at,
+                   (
+                       SELECT a.created_at
+                       FROM messages AS a
+                       WHERE a.user_id = m.user_id AND a.id > m.id AND a.direction = 'operator'
+                       ORDER BY a.id
+                       LIMIT 1
+                   )
+            FROM messages AS m
+            WHERE m.created_at >= ?
+              AND m.direction = 'user'
+              AND coalesce(
+                  (
+                      SELECT p.direction
+                      FROM messages AS p
+                      WHERE p.user_id = m.user_id AND p.id < m.id
+                      ORDER BY p.id DESC
+                      LIMIT 1
+                  ),
+                  'operator'
+              ) = 'operator'
+            ORDER BY m.created_at, m.id
+            """,
+            (self._timestamp(since),),
+        )
+        return [ReplyWait(user_id=row[0], started_at=row[1], answered_at=row[2]) for row in rows]
 
     # --- inbox of Telegram updates -------------------------------------------------------------
 

@@ -106,9 +106,34 @@ CREATE TABLE inbox (
 CREATE INDEX inbox_status ON inbox (status, update_id);
 """
 
+_V3_DESK = """
+-- Bans (/ban, /unban): a banned user's messages are logged but not relayed. One row per banned
+-- user; /unban deletes it. `notified_at` is when the user was told (BANNED_TEXT), once per ban.
+CREATE TABLE bans (
+    user_id      INTEGER PRIMARY KEY,
+    reason       TEXT,
+    banned_by    INTEGER,
+    banned_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    notified_at  TEXT
+);
+
+-- The user's Telegram language_code: the language of texts to them and of notes about them.
+ALTER TABLE users ADD COLUMN language_code TEXT;
+
+-- Which closed period (outside WORKING_HOURS) the user was last told about with OFFLINE_TEXT:
+-- the moment that period began, as ISO-8601 text. One notice per conversation per period.
+ALTER TABLE conversations ADD COLUMN offline_notice_for TEXT;
+
+-- /stats: messages and new conversations in a time window; /export: a user's links.
+CREATE INDEX messages_created_at ON messages (created_at, direction);
+CREATE INDEX conversations_created_at ON conversations (created_at);
+CREATE INDEX message_links_user_id ON message_links (user_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_BASE_SCHEMA,  # 1: users, conversations, messages, message_links
     _V2_INBOX,  # 2: the inbox of Telegram updates
+    _V3_DESK,  # 3: bans, users' languages, offline notices, indexes for /stats and /export
 )
 
 LATEST_VERSION = len(MIGRATIONS)

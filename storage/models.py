@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class User:
     username: str | None
     first_name: str | None
     last_name: str | None
+    language_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,9 @@ class LoggedMessage:
     caption: str | None
     file_id: str | None
     payload_json: str | None
+    # When it was logged: ISO-8601 UTC text with milliseconds ("2024-05-01T12:00:00.123Z").
+    # Left out of `==`: it says when the bot recorded the message, not what the message is.
+    created_at: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,18 @@ class MessageLink:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyWait:
+    """A user starting to wait for an answer, and when an operator answered (None: not yet).
+
+    Timestamps are the messages' `created_at` (ISO-8601 UTC text with milliseconds).
+    """
+
+    user_id: int
+    started_at: str
+    answered_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class InboxItem:
     """One raw Telegram update waiting in (or parked in) the inbox."""
 
@@ -58,3 +74,23 @@ class InboxItem:
     queue_key: str
     payload: str  # the raw update JSON
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """A banned user: their messages are logged but not relayed."""
+
+    user_id: int
+    reason: str | None
+    banned_by: int | None
+    banned_at: str  # ISO-8601 UTC
+    notified: bool  # the user has been told (BANNED_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class UserActivity:
+    """What /info shows beyond the profile: first contact and message counts."""
+
+    first_seen: str | None  # ISO-8601 UTC of the users row, None when never stored
+    from_user: int
+    from_operators: int

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from storage import (
+    LATEST_VERSION,
     Conversation,
     Database,
     NotConnectedError,
@@ -364,7 +365,7 @@ async def test_calls_after_close_raise_a_clear_storage_error(
 async def test_healthcheck_is_ok_when_the_database_answers(db: Database) -> None:
     assert await db.healthcheck() == {
         "ok": True,
-        "schema_version": 2,
+        "schema_version": LATEST_VERSION,
         "journal_mode": "wal",
         "foreign_keys": True,
         "synchronous": "FULL",

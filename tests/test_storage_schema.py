@@ -33,8 +33,23 @@ from tests.storage_helpers import (
 )
 
 EXPECTED_COLUMNS = {
-    "users": ["user_id", "username", "first_name", "last_name", "created_at", "updated_at"],
-    "conversations": ["user_id", "topic_id", "active", "created_at", "updated_at"],
+    "users": [
+        "user_id",
+        "username",
+        "first_name",
+        "last_name",
+        "created_at",
+        "updated_at",
+        "language_code",
+    ],
+    "conversations": [
+        "user_id",
+        "topic_id",
+        "active",
+        "created_at",
+        "updated_at",
+        "offline_notice_for",
+    ],
     "messages": [
         "id",
         "user_id",
@@ -67,6 +82,7 @@ EXPECTED_COLUMNS = {
         "received_at",
         "updated_at",
     ],
+    "bans": ["user_id", "reason", "banned_by", "banned_at", "notified_at"],
 }
 
 
@@ -74,7 +90,7 @@ EXPECTED_COLUMNS = {
 
 
 async def test_a_fresh_database_is_at_the_latest_version(db: Database, path: Path) -> None:
-    assert LATEST_VERSION == len(MIGRATIONS) == 2
+    assert LATEST_VERSION == len(MIGRATIONS) == 3
     assert committed(path, "PRAGMA user_version") == [(LATEST_VERSION,)]
 
 
@@ -163,6 +179,7 @@ async def test_each_step_is_recorded_in_user_version(path: Path, version: int) -
     assert committed(path, "PRAGMA user_version") == [(version,)]
     assert ("users" in names) == (version >= 1)
     assert ("inbox" in names) == (version >= 2)
+    assert ("bans" in names) == (version >= 3)
 
 
 async def test_init_twice_applies_nothing_the_second_time(db: Database, path: Path) -> None:
@@ -241,10 +258,10 @@ async def test_a_migration_can_be_a_python_function(path: Path) -> None:
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         applied = await migrate(conn, migrations=(*MIGRATIONS, capitalise_names))
 
-    assert applied == [2, 3]
-    assert committed(path, "PRAGMA user_version") == [(3,)]
+    assert applied == [2, 3, 4]
+    assert committed(path, "PRAGMA user_version") == [(4,)]
     assert committed(path, "SELECT first_name FROM users") == [("ANN",)]
-    # ... and this code, which knows only 2 versions, now refuses the file.
+    # ... and this code, which knows only 3 versions, now refuses the file.
     db = Database(path)
     await db.connect()
     try:
@@ -290,7 +307,7 @@ def test_split_script_refuses_an_unterminated_statement() -> None:
 def test_every_shipped_migration_splits_cleanly() -> None:
     scripts = [step for step in MIGRATIONS if isinstance(step, str)]
 
-    assert [len(split_script(script)) for script in scripts] == [7, 2]
+    assert [len(split_script(script)) for script in scripts] == [7, 2, 6]
 
 
 # --- every lookup is an index search ---------------------------------------------------------
