@@ -8,10 +8,13 @@ WORKDIR /src
 RUN python -m venv /venv
 # Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes.
 COPY pyproject.toml README.md ./
+# The placeholders and setuptools' in-tree build/ go afterwards: build/ would keep the empty
+# __init__.py files (newer than the real sources copied below) and they would be installed.
 RUN mkdir bot handlers storage \
     && touch bot/__init__.py handlers/__init__.py storage/__init__.py \
     && /venv/bin/pip install . \
-    && /venv/bin/pip uninstall -y telegram-support-bot
+    && /venv/bin/pip uninstall -y telegram-support-bot \
+    && rm -rf build ./*.egg-info bot handlers storage
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage

@@ -32,6 +32,7 @@ _BOT_VARIABLES = {
     "WEBHOOK_URL",
     "WEBHOOK_SECRET",
     "LOG_LEVEL",
+    "LOG_FORMAT",
 }
 
 

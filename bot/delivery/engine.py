@@ -28,10 +28,12 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.types import Update
+from aiogram.types import Message, Update
 from pydantic import ValidationError
 
+from bot import logs
 from bot.delivery.ordering import queue_key
+from bot.metrics import Metrics
 from storage import Database, InboxItem
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class DeliveryEngine:
         backoff_cap: float = 300.0,
         album_window: float = 1.0,
         on_parked: ParkedCallback | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._bot = bot
@@ -84,6 +87,7 @@ class DeliveryEngine:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._on_parked = on_parked
+        self._metrics = metrics if metrics is not None else Metrics()
         self._queues: dict[str, deque[InboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._arrived: dict[int, float] = {}  # update id -> monotonic time it was taken in
@@ -150,7 +154,8 @@ class DeliveryEngine:
                     continue
                 async with self._slots:
                     try:
-                        delay = await self._handle(batch)
+                        with logs.update_context(batch[0].update_id):
+                            delay = await self._handle(batch)
                     except Exception:
                         # The inbox itself failed (disk full, a locked file): the update stays
                         # pending there; keep the queue alive and try it again later.
@@ -210,7 +215,7 @@ class DeliveryEngine:
             return None
         album = [u.message for u in updates if u.message is not None] if len(batch) > 1 else None
         try:
-            await self._dp.feed_update(self._bot, updates[0], album=album)
+            await self._feed(updates[0], album)
         except TRANSIENT_ERRORS as error:
             description = f"{type(error).__name__}: {error}"
             attempts = 0
@@ -238,6 +243,14 @@ class DeliveryEngine:
         self.stats.handled += len(batch)
         return None
 
+    async def _feed(self, update: Update, album: list[Message] | None) -> None:
+        """The Dispatcher's handling of one update (or album), timed for the metrics."""
+        started = time.monotonic()
+        try:
+            await self._dp.feed_update(self._bot, update, album=album)
+        finally:
+            self._metrics.update_handled(time.monotonic() - started)
+
     def _backoff(self, attempts: int, error: BaseException | None) -> float:
         ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempts - 1))
         delay = random.uniform(ceiling / 2, ceiling)
@@ -253,6 +266,8 @@ class DeliveryEngine:
                 "Update %d (queue %s) parked as failed: %s", item.update_id, item.queue_key, reason
             )
         self.stats.parked += len(batch)
+        for _ in batch:
+            self._metrics.delivery_failed("parked")
         item = batch[0]
         if self._on_parked is not None:
             try:

@@ -1,7 +1,8 @@
-"""The bot's HTTP server: `GET /healthz` always, the webhook route in webhook mode."""
+"""The bot's HTTP server: `GET /healthz` and `GET /metrics` always, the webhook in webhook mode."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
 from bot.delivery.intake import Intake, WebhookIntake
+from bot.metrics import CONTENT_TYPE, Metrics
 from storage import Database
 
 logger = logging.getLogger(__name__)
@@ -63,9 +65,39 @@ class HealthCheck:
         return web.json_response(body, status=200 if ok else 503)
 
 
-def build_http_app(*, health: HealthCheck, intake: Intake, webhook_path: str) -> web.Application:
+class MetricsPage:
+    """`GET /metrics`: the Prometheus text format; the inbox's counts are read at each scrape."""
+
+    TIMEOUT = 5.0  # seconds to wait for the inbox's counts
+
+    def __init__(self, *, db: Database, metrics: Metrics) -> None:
+        self._db = db
+        self._metrics = metrics
+
+    async def handle(self, request: web.Request) -> web.Response:
+        counts: dict[str, int] | None
+        try:
+            async with asyncio.timeout(self.TIMEOUT):
+                counts = await self._db.inbox_counts()
+        except Exception as error:
+            # The gauges read NaN; /healthz says what is wrong.
+            logger.warning("/metrics: no inbox counts (%s: %s)", type(error).__name__, error)
+            counts = None
+        self._metrics.set_inbox(counts)
+        return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def build_http_app(
+    *,
+    health: HealthCheck,
+    intake: Intake,
+    webhook_path: str,
+    metrics: MetricsPage | None = None,
+) -> web.Application:
     app = web.Application()
     app.router.add_get("/healthz", health.handle)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics.handle)
     if isinstance(intake, WebhookIntake):
         app.router.add_post(webhook_path, intake.handle)
     return app

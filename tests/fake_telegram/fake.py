@@ -56,10 +56,11 @@ class FakeTelegram(People):
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host:port`` (port 0: any free port; see ``base_url``)."""
         self.stopping = False
         await self.webhook.start()
-        await self._server.start()
+        await self._server.start(host, port)
 
     async def stop(self) -> None:
         """Answer pending long polls, stop webhook delivery, close the server."""
