@@ -10,14 +10,17 @@ import sys
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
+from prometheus_client import CollectorRegistry
 
 from bot.checks import StartupCheckError, run_startup_checks
 from bot.config import Settings
 from bot.delivery.alerts import ParkedAlert
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
-from bot.delivery.http import HealthCheck, build_http_app, start_http_server
+from bot.delivery.http import HealthCheck, MetricsPage, build_http_app, start_http_server
 from bot.delivery.intake import Intake, Poller, WebhookIntake
+from bot.metrics import Metrics
+from bot.relay.commands import OperatorCommands
 from bot.relay.service import Relay
 from bot.telegram import create_bot
 from handlers import ALLOWED_UPDATES, setup_routers
@@ -51,9 +54,11 @@ async def run(
         return _fail(f"DATABASE_PATH {settings.DATABASE_PATH}: {error}")
 
     flood = FloodControl(global_rate=settings.GLOBAL_RATE_LIMIT)
+    # A registry per run, not prometheus-client's global one: runs must not share counters.
+    metrics = Metrics(CollectorRegistry())
     bot = create_bot(settings, flood)
     try:
-        return await _run_bot(settings, db, bot, flood, check_only=check_only, stop=stop)
+        return await _run_bot(settings, db, bot, flood, metrics, check_only=check_only, stop=stop)
     finally:
         await bot.session.close()
         await db.close()
@@ -64,6 +69,7 @@ async def _run_bot(
     db: Database,
     bot: Bot,
     flood: FloodControl,
+    metrics: Metrics,
     *,
     check_only: bool,
     stop: asyncio.Event | None,
@@ -80,8 +86,12 @@ async def _run_bot(
         return EXIT_OK
 
     # Long-lived objects reach handlers as Dispatcher keyword arguments (aiogram's DI).
-    relay = Relay(bot=bot, db=db, settings=settings, identity=identity)
-    dispatcher = Dispatcher(db=db, settings=settings, identity=identity, relay=relay)
+    relay = Relay(bot=bot, db=db, settings=settings, identity=identity, metrics=metrics)
+    commands = OperatorCommands(bot=bot, db=db, settings=settings, relay=relay)
+    await commands.register_menu()
+    dispatcher = Dispatcher(
+        db=db, settings=settings, identity=identity, relay=relay, commands=commands
+    )
     dispatcher.include_router(setup_routers(settings))
     engine = DeliveryEngine(
         db=db,
@@ -90,7 +100,9 @@ async def _run_bot(
         max_attempts=settings.MAX_ATTEMPTS,
         concurrency=settings.CONCURRENCY,
         on_parked=ParkedAlert(bot, settings.OPERATOR_CHAT_ID),
+        metrics=metrics,
     )
+    metrics.watch(engine=engine.stats, flood=flood.stats)
     intake: Intake
     if settings.WEBHOOK_URL:
         intake = WebhookIntake(
@@ -114,7 +126,12 @@ async def _run_bot(
     health = HealthCheck(db=db, engine=engine, intake=intake, flood=flood)
     try:
         runner = await start_http_server(
-            build_http_app(health=health, intake=intake, webhook_path=settings.webhook_path),
+            build_http_app(
+                health=health,
+                intake=intake,
+                webhook_path=settings.webhook_path,
+                metrics=MetricsPage(db=db, metrics=metrics),
+            ),
             settings.HTTP_HOST,
             settings.HTTP_PORT,
         )

@@ -38,7 +38,8 @@ async def run_startup_checks(bot: Bot, settings: Settings) -> BotIdentity:
     """Token accepted; operator chat is a forum supergroup; the bot may manage its topics."""
     chat_id = settings.OPERATOR_CHAT_ID
     try:
-        me = await bot.get_me()
+        # me() keeps the answer: command filters ask for it again on every command.
+        me = await bot.me()
     except TelegramUnauthorizedError:
         raise StartupCheckError(
             "BOT_TOKEN was rejected by Telegram (401 Unauthorized): copy the token again "

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
@@ -22,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.hours import WorkingHours, WorkingHoursError
+
 # A token from @BotFather: the bot's numeric id, a colon, and a 35-character secret.
 # The secret part is matched loosely (at least 30 URL-safe characters) so that a future change
 # in its length does not lock anybody out, while typos like a missing id or a pasted URL fail.
@@ -29,15 +32,7 @@ _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
 # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret token.
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-# Defaults of the texts users get; WELCOME_TEXT and CLOSED_TEXT override them. They live here,
-# not with the relay, because this module must stay light: it is imported before aiogram so that
-# a configuration error is reported at once.
-DEFAULT_WELCOME_TEXT = (
-    "Hello! Write your question here and our support team will answer in this chat."
-)
-DEFAULT_CLOSED_TEXT = (
-    "Your request has been closed. If you need anything else, just write here again."
-)
+_LOG_FORMATS = ("text", "json")
 # Telegram's limit for a message text.
 _TEXT_LIMIT = 4096
 
@@ -62,6 +57,7 @@ class Settings(BaseSettings):
     WEBHOOK_URL: str = ""
     WEBHOOK_SECRET: SecretStr = SecretStr("")
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "text"
 
     # Delivery engine.
     MAX_ATTEMPTS: Annotated[int, Field(ge=1, le=1000)] = 8
@@ -69,9 +65,17 @@ class Settings(BaseSettings):
     CONCURRENCY: Annotated[int, Field(ge=1, le=1000)] = 16
     SHUTDOWN_TIMEOUT: Annotated[float, Field(ge=0, le=600)] = 10.0
 
-    # Relay texts sent to users (HTML; "\n" in the value is a line break).
-    WELCOME_TEXT: str = DEFAULT_WELCOME_TEXT
-    CLOSED_TEXT: str = DEFAULT_CLOSED_TEXT
+    # Texts sent to users (HTML; "\n" in the value is a line break). Unset: the built-in text in
+    # the user's language (English or Russian); set: this text for everyone; empty: not sent.
+    WELCOME_TEXT: str | None = None
+    CLOSED_TEXT: str | None = None
+    BANNED_TEXT: str | None = None
+    OFFLINE_TEXT: str | None = None
+
+    # Operators' tools.
+    NOTE_PREFIX: Annotated[str, Field(max_length=32)] = "//"
+    WORKING_HOURS: str = ""
+    TIMEZONE: str = "UTC"
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -131,9 +135,19 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return level
 
-    @field_validator("WELCOME_TEXT", "CLOSED_TEXT")
+    @field_validator("LOG_FORMAT")
     @classmethod
-    def _user_text(cls, value: str, info: ValidationInfo) -> str:
+    def _log_format(cls, value: str) -> str:
+        log_format = value.strip().lower()
+        if log_format not in _LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(_LOG_FORMATS)}")
+        return log_format
+
+    @field_validator("WELCOME_TEXT", "CLOSED_TEXT", "BANNED_TEXT", "OFFLINE_TEXT")
+    @classmethod
+    def _user_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         # Environment variables cannot easily hold a line break; "\n" stands for one.
         value = value.replace("\\n", "\n").strip()
         if not value and info.field_name == "WELCOME_TEXT":
@@ -141,6 +155,31 @@ class Settings(BaseSettings):
         if len(value) > _TEXT_LIMIT:
             raise ValueError(f"must be at most {_TEXT_LIMIT} characters (Telegram's limit)")
         return value
+
+    @field_validator("NOTE_PREFIX")
+    @classmethod
+    def _note_prefix(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone name like UTC, Europe/Berlin or America/New_York"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _working_hours(self) -> Settings:
+        try:
+            self.working_hours()
+        except WorkingHoursError as error:
+            raise ValueError(f"WORKING_HOURS: {error}") from None
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
@@ -156,6 +195,10 @@ class Settings(BaseSettings):
     def webhook_path(self) -> str:
         """The path part of WEBHOOK_URL: where the bot's HTTP server takes webhook calls."""
         return urlsplit(self.WEBHOOK_URL).path or "/"
+
+    def working_hours(self) -> WorkingHours | None:
+        """The parsed WORKING_HOURS in TIMEZONE; None when the desk is always open."""
+        return WorkingHours.parse(self.WORKING_HOURS, ZoneInfo(self.TIMEZONE))
 
     @property
     def log_level(self) -> int:

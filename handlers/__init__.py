@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.config import Settings
-from handlers import operator, private
+from handlers import commands, operator, private
 
 # Every update type the bot handles. Telegram leaves `message_reaction` out unless it is asked
 # for, and remembers the list across getUpdates calls and webhook registrations.
@@ -20,5 +20,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "message_reaction", "my_chat_mem
 def setup_routers(settings: Settings) -> Router:
     root = Router(name="handlers")
     root.include_router(private.create_router())
+    # Before the operator router: commands are answered, never relayed.
+    root.include_router(commands.create_router(settings))
     root.include_router(operator.create_router(settings))
     return root

@@ -47,6 +47,10 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.WEBHOOK_URL == ""
     assert config.LOG_LEVEL == "INFO"
     assert config.BOT_TOKEN.get_secret_value() == TOKEN
+    assert (config.NOTE_PREFIX, config.WORKING_HOURS, config.TIMEZONE) == ("//", "", "UTC")
+    assert config.working_hours() is None
+    texts = (config.WELCOME_TEXT, config.CLOSED_TEXT, config.BANNED_TEXT, config.OFFLINE_TEXT)
+    assert texts == (None, None, None, None)  # the built-in texts, in the user's language
 
 
 def test_reads_dotenv_file_and_environment_wins(
@@ -96,6 +100,11 @@ def test_missing_variables_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS input should be greater than or equal to 1"),
+        ({"TIMEZONE": "Europe/Atlantis"}, "TIMEZONE 'Europe/Atlantis' is not a time zone name"),
+        ({"TIMEZONE": "../etc/passwd"}, "TIMEZONE '../etc/passwd' is not a time zone name"),
+        ({"WORKING_HOURS": "9-18"}, "WORKING_HOURS: '9-18' is not 'Day HH:MM-HH:MM'"),
+        ({"WORKING_HOURS": "Mon-Fry 09:00-18:00"}, "WORKING_HOURS: 'fry' in"),
+        ({"NOTE_PREFIX": "#" * 33}, "NOTE_PREFIX string should have at most 32 characters"),
     ],
 )
 def test_invalid_values_are_explained(
@@ -139,6 +148,10 @@ def run_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         (
             {"BOT_TOKEN": TOKEN, "OPERATOR_CHAT_ID": "-1001", "HTTP_PORT": "99999"},
             "HTTP_PORT input should be less than or equal to 65535",
+        ),
+        (
+            {"BOT_TOKEN": TOKEN, "OPERATOR_CHAT_ID": "-1001", "WORKING_HOURS": "weekdays"},
+            "WORKING_HOURS: 'weekdays' is not",
         ),
     ],
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.relay.texts import EDITED_MARKER
+from bot.relay.texts import ENGLISH
 from tests.fake_telegram import User, text_entity
 from tests.relay_helpers import Desk, desk_fixture, poll
 
@@ -118,7 +118,7 @@ async def test_an_edit_that_cannot_be_applied_is_posted_as_a_marked_reply(desk: 
     await desk.fake.user_edits(user, sent, text="second version")
 
     new = (await desk.copies_in_topic(topic_id, 2))[-1]
-    assert new["text"] == f"{EDITED_MARKER}\nsecond version"
+    assert new["text"] == f"{ENGLISH.edited_marker}\nsecond version"
     assert new["reply_to_message"]["message_id"] == copy["message_id"]
     # An operator replying to the new version replies to the user's message.
     await desk.fake.operator_sends(desk.operator, desk.group, "noted", reply_to=new)
@@ -135,7 +135,7 @@ async def test_an_edit_whose_copy_was_deleted_is_posted_anew(desk: Desk) -> None
     await desk.fake.operator_edits(desk.operator, desk.group, answer, text="price: 12")
 
     [new] = await desk.sent_to(user, 1)
-    assert new["text"] == f"{EDITED_MARKER}\nprice: 12"
+    assert new["text"] == f"{ENGLISH.edited_marker}\nprice: 12"
 
 
 async def test_a_reaction_is_mirrored_both_ways_and_removed_when_removed(desk: Desk) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import DEFAULT_CLOSED_TEXT
+from bot.relay.texts import ENGLISH
 from tests.fake_telegram import User
 from tests.relay_helpers import Desk, desk_fixture, poll
 
@@ -26,7 +26,7 @@ async def test_closing_the_topic_ends_the_conversation_and_tells_the_user(desk: 
     await desk.fake.operator_closes_topic(desk.operator, desk.group, topic_id)
 
     [notice] = await desk.sent_to(user, 1)
-    assert notice["text"] == DEFAULT_CLOSED_TEXT
+    assert notice["text"] == ENGLISH.closed
     conversation = await desk.wait_conversation(user, active=False)
     assert conversation.topic_id == topic_id
     # Nothing an operator writes in the closed topic reaches the user.
@@ -46,7 +46,7 @@ async def test_reopening_the_topic_makes_the_conversation_active_again(desk: Des
     await desk.fake.operator_sends(desk.operator, desk.group, "we are back", thread_id=topic_id)
 
     notice, answer = await desk.sent_to(user, 2)
-    assert notice["text"] == DEFAULT_CLOSED_TEXT
+    assert notice["text"] == ENGLISH.closed
     assert answer["text"] == "we are back"
 
 
@@ -68,7 +68,7 @@ async def test_writing_after_a_close_reopens_the_same_topic(desk: Desk) -> None:
     await desk.settle()
     # The bot's own reopening (a service message it receives) changes nothing and says nothing.
     [notice] = desk.in_private_chat(user)
-    assert notice["text"] == DEFAULT_CLOSED_TEXT
+    assert notice["text"] == ENGLISH.closed
     await desk.fake.operator_sends(desk.operator, desk.group, "sure, go on", thread_id=topic_id)
     await desk.sent_to(user, 2)
 

@@ -135,8 +135,12 @@ async def test_general_other_topics_other_groups_commands_and_service_messages_s
         desk.operator, desk.group, "in a topic of nobody", thread_id=loose_topic.thread_id
     )
     await desk.fake.operator_sends(desk.operator, other_group, "in another group")
+    # A command for another bot in the group: neither answered nor relayed.
     await desk.fake.operator_sends(
-        desk.operator, desk.group, content=desk.fake.content.command("/close"), thread_id=topic_id
+        desk.operator,
+        desk.group,
+        content=desk.fake.content.command("/close@other_bot"),
+        thread_id=topic_id,
     )
     await desk.fake.operator_renames_topic(desk.operator, desk.group, topic_id, "Renamed")
     await desk.fake.operator_sends(desk.operator, desk.group, "the last one", thread_id=topic_id)

@@ -35,7 +35,7 @@ def test_a_long_topic_title_keeps_the_username_and_fits_128_characters() -> None
 
 
 def test_the_user_card_escapes_what_users_write() -> None:
-    card = texts.user_card(
+    card = texts.ENGLISH.user_card(
         user(first_name="<i>Ann</i>", last_name="& Co", username="ann", language_code="en")
     )
     assert "&lt;i&gt;Ann&lt;/i&gt; &amp; Co" in card

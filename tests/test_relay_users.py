@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from bot.config import DEFAULT_WELCOME_TEXT
+from bot.relay.texts import ENGLISH
 from tests.fake_telegram import text_entity
 from tests.relay_helpers import Desk, desk_fixture, poll
 from tests.storage_helpers import committed, write_directly
@@ -28,7 +28,7 @@ async def test_start_answers_the_welcome_text_and_creates_no_topic(desk: Desk) -
 
     [welcome] = await desk.sent_to(user, 1)
     await desk.settle()
-    assert welcome["text"] == DEFAULT_WELCOME_TEXT
+    assert welcome["text"] == ENGLISH.welcome
     assert desk.calls_since(mark, "createForumTopic") == []
     assert await desk.conversation(user) is None
 

@@ -202,6 +202,14 @@ def input_media(
     return kind(media=media, caption=caption, caption_entities=entities, parse_mode=None)
 
 
+def is_note(message: Message, prefix: str) -> bool:
+    """An operator's internal note: its text or caption starts with NOTE_PREFIX ("" = off)."""
+    if not prefix:
+        return False
+    written = message.text if message.text is not None else message.caption
+    return written is not None and written.lstrip().startswith(prefix)
+
+
 def payload_json(message: Message) -> str:
     """The message as JSON, for the log: everything the other columns do not hold."""
     return message.model_dump_json(exclude_none=True, exclude_defaults=True)

@@ -15,6 +15,7 @@ update. Permanent ones are handled here, where their meaning is known (see `bot.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -35,13 +36,18 @@ from aiogram.types import (
     User,
 )
 
+from bot import logs
 from bot.checks import BotIdentity
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.relay import content, errors, texts
 from bot.relay.routes import Destination, UserChat, UserTopic
-from storage import Conversation, Database
+from bot.relay.texts import Texts
+from storage import Ban, Conversation, Database
 
 logger = logging.getLogger(__name__)
+
+UserText = Literal["welcome", "closed", "banned", "offline"]
 
 # Telegram's colours for topic icons; a user's topic gets one picked by their id.
 TOPIC_ICON_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
@@ -61,6 +67,8 @@ class _Route:
     direction: Literal["user", "operator"]
     user_id: int
     dest: Destination
+    # The user's language: of texts sent to them and of notes about them in the topic.
+    lang: Texts
     # The operators' topic of this conversation (the destination itself, for user -> operators).
     topic_id: int | None = None
 
@@ -75,9 +83,16 @@ class Relay:
     """Relays messages, edits and reactions between users and the operators' forum topics."""
 
     def __init__(
-        self, *, bot: Bot, db: Database, settings: Settings, identity: BotIdentity
+        self,
+        *,
+        bot: Bot,
+        db: Database,
+        settings: Settings,
+        identity: BotIdentity,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bot = bot
+        self._metrics = metrics if metrics is not None else Metrics()
         self._db = db
         self._settings = settings
         self._group = settings.OPERATOR_CHAT_ID
@@ -87,6 +102,9 @@ class Relay:
         self._user_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._hours = settings.working_hours()
+        # Users' language codes as stored, so that operator-side updates need no extra query.
+        self._languages: dict[int, str | None] = {}
 
     # ============================================================================================
     # The user's side: the private chat
@@ -94,21 +112,40 @@ class Relay:
 
     async def welcome(self, message: Message) -> None:
         """`/start`: the welcome text. No topic yet: it comes with the first real message."""
-        await self._send_configured_text(message.chat.id, self._settings.WELCOME_TEXT)
+        user = message.from_user
+        if user is not None:
+            ban = await self._db.get_ban(user.id)
+            if ban is not None:
+                await self._refuse_banned(user, [message], ban)
+                return
+        language = user.language_code if user is not None else None
+        text = self.user_text("welcome", language)
+        await self._send_configured_text(message.chat.id, text)
 
     async def user_message(self, message: Message, album: list[Message] | None = None) -> None:
-        """A user's message (or album) goes to their topic, creating or reopening it."""
+        """A user's message (or album) goes to their topic, creating or reopening it.
+
+        A banned user's message is logged and goes no further. Outside working hours the user
+        is told so once per closed period.
+        """
         user = message.from_user
         if user is None or not content.is_relayed(message):
             return
+        logs.bind(user_id=user.id)
         async with self._user_lock(user.id):
+            ban = await self._db.get_ban(user.id)
+            if ban is not None:
+                await self._refuse_banned(user, album or [message], ban)
+                return
             conversation = await self._open_conversation(user)
+            logs.bind(topic_id=conversation.topic_id)
             route = self._to_operators(user, conversation)
             if album and len(album) > 1:
                 await self._relay_album(route, album)
             else:
                 reply_to = await self._reply_target(message, self._group)
                 await self._relay_single(route, message, reply_to)
+            await self._tell_if_offline(user, message)
 
     async def user_edit(self, message: Message) -> None:
         """A user edited a message: update its copy in the topic."""
@@ -128,7 +165,9 @@ class Relay:
             await self._mirror_edit(self._to_operators(user, conversation), message, copy_id)
 
     async def user_reaction(self, event: MessageReactionUpdated) -> None:
-        """A user's reaction is mirrored on the linked message in the topic."""
+        """A user's reaction is mirrored on the linked message in the topic (not a banned one's)."""
+        if await self._db.get_ban(event.chat.id) is not None:
+            return
         target = await self._db.find_linked_message_id(
             source_chat_id=event.chat.id,
             source_message_id=event.message_id,
@@ -141,15 +180,17 @@ class Relay:
         """The user blocked or unblocked the bot: say so in their topic, if they have one."""
         old, new = event.old_chat_member.status, event.new_chat_member.status
         if new == ChatMemberStatus.KICKED and old != ChatMemberStatus.KICKED:
-            note, what = texts.USER_BLOCKED_NOTE, "blocked"
+            note = what = "blocked"
         elif old == ChatMemberStatus.KICKED and new == ChatMemberStatus.MEMBER:
-            note, what = texts.USER_UNBLOCKED_NOTE, "unblocked"
+            note = what = "unblocked"
         else:
             return
         logger.info("User %d %s the bot", event.chat.id, what)
         conversation = await self._db.get_conversation(event.chat.id)
         if conversation is not None:
-            await self._note_in_topic(conversation.topic_id, note)
+            lang = await self._texts_of(event.chat.id)
+            note_text = lang.user_blocked if note == "blocked" else lang.user_unblocked
+            await self._note_in_topic(conversation.topic_id, note_text)
 
     # ============================================================================================
     # The operators' side: the forum group
@@ -164,10 +205,16 @@ class Relay:
         topic_id = self._topic_of(message)
         if topic_id is None or not content.is_relayed(message) or content.is_command(message):
             return
+        prefix = self._settings.NOTE_PREFIX
+        if any(content.is_note(item, prefix) for item in album or [message]):
+            logger.debug("Internal note %d in topic %d", message.message_id, topic_id)
+            return
         user_id = await self._db.find_user_id_by_topic(topic_id)
         if user_id is None:
             return
-        route = _Route("operator", user_id, UserChat(user_id), topic_id=topic_id)
+        logs.bind(user_id=user_id, topic_id=topic_id)
+        lang = await self._texts_of(user_id)
+        route = _Route("operator", user_id, UserChat(user_id), lang, topic_id=topic_id)
         try:
             if album and len(album) > 1:
                 await self._relay_album(route, album)
@@ -175,7 +222,7 @@ class Relay:
                 reply_to = await self._reply_target(message, user_id)
                 await self._relay_single(route, message, reply_to)
         except TelegramForbiddenError as error:
-            await self._note_undelivered(topic_id, message.message_id, error)
+            await self._note_undelivered(route, message.message_id, error)
 
     async def operator_edit(self, message: Message) -> None:
         """An operator edited a message: update its copy in the user's chat."""
@@ -187,11 +234,14 @@ class Relay:
         )
         if link is None:
             return
-        route = _Route("operator", link.user_id, UserChat(link.target_chat_id), topic_id=topic_id)
+        lang = await self._texts_of(link.user_id)
+        route = _Route(
+            "operator", link.user_id, UserChat(link.target_chat_id), lang, topic_id=topic_id
+        )
         try:
             await self._mirror_edit(route, message, link.target_message_id)
         except TelegramForbiddenError as error:
-            await self._note_undelivered(topic_id, message.message_id, error)
+            await self._note_undelivered(route, message.message_id, error)
 
     async def operator_reaction(self, event: MessageReactionUpdated) -> None:
         """An operator's reaction is mirrored on the linked message in the user's chat."""
@@ -209,10 +259,15 @@ class Relay:
         user_id = await self._db.find_user_id_by_topic(topic_id)
         if user_id is None:
             return
+        await self.end_conversation(user_id, topic_id)
+
+    async def end_conversation(self, user_id: int, topic_id: int) -> None:
+        """The topic was closed: the conversation is inactive, and the user gets CLOSED_TEXT."""
         await self._db.deactivate_conversation(user_id)
         logger.info("Topic %d closed: conversation of user %d is inactive", topic_id, user_id)
-        if self._settings.CLOSED_TEXT:
-            await self._send_configured_text(user_id, self._settings.CLOSED_TEXT)
+        text = self.user_text("closed", await self._language_of(user_id))
+        if text:
+            await self._send_configured_text(user_id, text)
 
     async def topic_reopened(self, message: Message) -> None:
         """An operator reopened a topic: its conversation is active again."""
@@ -243,7 +298,8 @@ class Relay:
         topic = UserTopic(
             chat_id=self._group, user=user, conversation=conversation, new_topic=self._new_topic
         )
-        return _Route("user", user.id, topic, topic_id=conversation.topic_id)
+        lang = texts.texts_for(user.language_code)
+        return _Route("user", user.id, topic, lang, topic_id=conversation.topic_id)
 
     async def _open_conversation(self, user: User) -> Conversation:
         """The user's conversation, active: created, reopened, renamed as needed."""
@@ -273,6 +329,7 @@ class Relay:
             name=texts.topic_title(user),
             icon_color=TOPIC_ICON_COLORS[user.id % len(TOPIC_ICON_COLORS)],
         )
+        self._metrics.topic_created()
         conversation = Conversation(user.id, topic.message_thread_id, True)
         # Recorded before anything else is sent: whatever fails next, a retry finds this topic
         # instead of creating another one.
@@ -281,6 +338,8 @@ class Relay:
             await self._db.upsert_user(
                 user.id, user.username, user.first_name, user.last_name, commit=False
             )
+            await self._db.set_user_language(user.id, user.language_code, commit=False)
+        self._languages[user.id] = user.language_code
         if replacing is None:
             logger.info("Created topic %d for user %d", conversation.topic_id, user.id)
         else:
@@ -292,7 +351,7 @@ class Relay:
             )
         await self._bot.send_message(
             chat_id=self._group,
-            text=texts.user_card(user),
+            text=texts.texts_for(user.language_code).user_card(user),
             message_thread_id=conversation.topic_id,
         )
         return conversation
@@ -301,6 +360,11 @@ class Relay:
         """A new name or username: rename the topic and update the `users` row."""
         stored = await self._db.get_user(user.id)
         current = (user.username, user.first_name, user.last_name)
+        if stored is not None:
+            self._languages[user.id] = stored.language_code
+            if stored.language_code != user.language_code:
+                await self._db.set_user_language(user.id, user.language_code)
+                self._languages[user.id] = user.language_code
         if stored is not None and (stored.username, stored.first_name, stored.last_name) == current:
             return
         if stored is not None:
@@ -323,7 +387,12 @@ class Relay:
                     user.id,
                     error.message,
                 )
-        await self._db.upsert_user(user.id, user.username, user.first_name, user.last_name)
+        async with self._db.transaction():
+            await self._db.upsert_user(
+                user.id, user.username, user.first_name, user.last_name, commit=False
+            )
+            await self._db.set_user_language(user.id, user.language_code, commit=False)
+        self._languages[user.id] = user.language_code
 
     def _topic_of(self, message: Message) -> int | None:
         """The forum topic of an operator group message; None for General and other chats."""
@@ -463,18 +532,21 @@ class Relay:
             async def note(thread_id: int | None) -> int:
                 sent = await self._bot.send_message(
                     chat_id=route.dest.chat_id,
-                    text=texts.unsupported_note(content.kind(source)),
+                    text=route.lang.note_unsupported(content.kind(source)),
                     message_thread_id=thread_id,
                     reply_parameters=_reply(reply_to),
                 )
                 return sent.message_id
 
-            return await route.dest.call(note)
+            note_id = await route.dest.call(note)
+            self._metrics.delivery_failed("unsupported")
+            return note_id
         assert route.topic_id is not None
-        reason = texts.reason_unsupported(content.kind(source))
+        reason = route.lang.why_unsupported(content.kind(source))
         await self._note_in_topic(
-            route.topic_id, texts.undelivered_note(reason), reply_to=source.message_id
+            route.topic_id, route.lang.note_undelivered(reason), reply_to=source.message_id
         )
+        self._metrics.delivery_failed("unsupported")
         return None
 
     async def _relay_album(self, route: _Route, album: list[Message]) -> None:
@@ -600,21 +672,7 @@ class Relay:
         """Log the source message and link it to what stands for it in the other chat."""
         async with self._db.transaction():
             if route.direction == "user" and source.from_user is not None:
-                sender = source.from_user
-                await self._db.log_user_message(
-                    user_id=route.user_id,
-                    username=sender.username,
-                    first_name=sender.first_name,
-                    last_name=sender.last_name,
-                    direction="user",
-                    chat_id=source.chat.id,
-                    message_id=source.message_id,
-                    content_type=content.kind(source),
-                    text=source.text,
-                    caption=source.caption,
-                    file_id=content.file_id(source),
-                    payload_json=content.payload_json(source),
-                )
+                await self._log_user_message(source)
             else:
                 await self._db.log_message(
                     user_id=route.user_id,
@@ -629,6 +687,9 @@ class Relay:
                     commit=False,
                 )
             await self._link(route, source, target_message_id, commit=False)
+        # Once per copy: a retried update finds the link and does not come here again.
+        self._metrics.message_relayed(route.direction, content.kind(source))
+        logs.bind(user_id=route.user_id, topic_id=route.topic_id)
         logger.info(
             "Relayed %s message %d of chat %d to chat %d as %d",
             content.kind(source),
@@ -641,6 +702,25 @@ class Relay:
     # ============================================================================================
     # Edits
     # ============================================================================================
+
+    async def _log_user_message(self, source: Message) -> None:
+        """Log a message from a user's private chat, with the sender's profile (one transaction)."""
+        sender = source.from_user
+        assert sender is not None
+        await self._db.log_user_message(
+            user_id=sender.id,
+            username=sender.username,
+            first_name=sender.first_name,
+            last_name=sender.last_name,
+            direction="user",
+            chat_id=source.chat.id,
+            message_id=source.message_id,
+            content_type=content.kind(source),
+            text=source.text,
+            caption=source.caption,
+            file_id=content.file_id(source),
+            payload_json=content.payload_json(source),
+        )
 
     async def _mirror_edit(self, route: _Route, edited: Message, copy_id: int) -> None:
         """Apply an edit to the copy; when that cannot be done, post the new version."""
@@ -692,7 +772,7 @@ class Relay:
                 return
         if cut and edited.caption:
             text, entities = content.prefixed(
-                texts.EDITED_MARKER + "\n", edited.caption, edited.caption_entities
+                route.lang.edited_marker + "\n", edited.caption, edited.caption_entities
             )
             await self._send_text_part(route, edited, text, entities, reply_to=copy_id)
         await self._update_logged(edited)
@@ -715,7 +795,7 @@ class Relay:
 
     async def _post_edited_version(self, route: _Route, edited: Message, copy_id: int) -> None:
         """The new version of an edited message as a reply to its copy, marked as edited."""
-        marker = texts.EDITED_MARKER + "\n"
+        marker = route.lang.edited_marker + "\n"
         if content.kind(edited) == ContentType.TEXT and edited.text is not None:
             text, entities = content.prefixed(marker, edited.text, edited.entities)
             await self._send_text_part(route, edited, text, entities, reply_to=copy_id)
@@ -798,19 +878,24 @@ class Relay:
         return sent.message_id
 
     async def _note_undelivered(
-        self, topic_id: int, message_id: int, error: TelegramForbiddenError
+        self, route: _Route, message_id: int, error: TelegramForbiddenError
     ) -> None:
+        lang, topic_id = route.lang, route.topic_id
+        assert topic_id is not None
         if errors.user_blocked(error):
-            reason = texts.REASON_BLOCKED
+            reason, label = lang.reason_blocked, "blocked"
         elif errors.user_deactivated(error):
-            reason = texts.REASON_DEACTIVATED
+            reason, label = lang.reason_deactivated, "deactivated"
         else:
-            reason = texts.reason_refused(error.message)
+            reason, label = lang.why_refused(error.message), "refused"
         logger.info("Message %d of topic %d not delivered: %s", message_id, topic_id, error.message)
-        await self._note_in_topic(topic_id, texts.undelivered_note(reason), reply_to=message_id)
+        await self._note_in_topic(topic_id, lang.note_undelivered(reason), reply_to=message_id)
+        # Counted once the note is out: a retry after a failed note does not count it twice.
+        self._metrics.delivery_failed(label)
 
     async def _send_configured_text(self, chat_id: int, text: str) -> None:
-        """WELCOME_TEXT / CLOSED_TEXT: HTML, or plain text when the HTML does not parse."""
+        """A text for a user (welcome, closed, banned, offline): HTML, or plain text when the HTML
+        of a configured text does not parse."""
         try:
             await self._bot.send_message(chat_id=chat_id, text=text)
         except TelegramForbiddenError as error:
@@ -826,3 +911,69 @@ class Relay:
                 await self._bot.send_message(chat_id=chat_id, text=text, parse_mode=None)
             except (TelegramBadRequest, TelegramForbiddenError) as again:
                 logger.warning("Cannot write to user %d: %s", chat_id, again.message)
+
+    # ============================================================================================
+    # Languages, bans, working hours
+    # ============================================================================================
+
+    def user_text(self, kind: UserText, language_code: str | None) -> str:
+        """The text of `kind` for a user: the setting when it is set (for everyone; empty means
+        none), else the built-in text in the user's language."""
+        configured = {
+            "welcome": self._settings.WELCOME_TEXT,
+            "closed": self._settings.CLOSED_TEXT,
+            "banned": self._settings.BANNED_TEXT,
+            "offline": self._settings.OFFLINE_TEXT,
+        }[kind]
+        if configured is not None:
+            return configured
+        lang = texts.texts_for(language_code)
+        if kind == "offline":
+            if self._hours is None:
+                return lang.offline
+            hours = lang.offline_hours.format(
+                hours=html.escape(self._hours.text), timezone=html.escape(self._settings.TIMEZONE)
+            )
+            return f"{lang.offline}\n{hours}"
+        text: str = getattr(lang, kind)
+        return text
+
+    async def _language_of(self, user_id: int) -> str | None:
+        if user_id not in self._languages:
+            stored = await self._db.get_user(user_id)
+            self._languages[user_id] = stored.language_code if stored is not None else None
+        return self._languages[user_id]
+
+    async def _texts_of(self, user_id: int) -> Texts:
+        """The texts in the user's language, for notes about them and texts to them."""
+        return texts.texts_for(await self._language_of(user_id))
+
+    async def _refuse_banned(self, user: User, messages: list[Message], ban: Ban) -> None:
+        """A banned user's message: logged, not relayed; BANNED_TEXT once per ban."""
+        for message in messages:
+            await self._log_user_message(message)
+        logger.info(
+            "Message %d of banned user %d logged, not relayed", messages[0].message_id, user.id
+        )
+        if ban.notified:
+            return
+        text = self.user_text("banned", user.language_code)
+        if text:
+            await self._send_configured_text(user.id, text)
+        await self._db.mark_ban_notified(user.id)
+
+    async def _tell_if_offline(self, user: User, message: Message) -> None:
+        """Outside working hours: OFFLINE_TEXT, once per conversation per closed period."""
+        if self._hours is None:
+            return
+        closed_since = self._hours.closed_since(message.date)
+        if closed_since is None:
+            return
+        period = closed_since.isoformat()
+        if await self._db.get_offline_notice(user.id) == period:
+            return
+        text = self.user_text("offline", user.language_code)
+        if text:
+            await self._send_configured_text(user.id, text)
+        await self._db.set_offline_notice(user.id, period)
+        logger.info("User %d told that the desk is closed (since %s)", user.id, period)

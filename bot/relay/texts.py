@@ -1,13 +1,19 @@
-"""Every text the relay composes: the topic title, the user card, notes, markers.
+"""Every text the bot composes, in English and Russian: user texts, notes, cards, answers.
 
-Texts are HTML (the bot's default parse mode); every user-provided part goes through
-`html.escape`. The welcome and closed texts are settings (`WELCOME_TEXT`, `CLOSED_TEXT`); their
-defaults live here.
+Texts are HTML (the bot's default parse mode); every part that comes from a person (names,
+reasons, Telegram's error descriptions) goes through `html.escape` before it is put in.
+
+The language is chosen per person by Telegram's `language_code`: Russian for `ru`, English for
+everything else. Texts for a user (welcome, closed, banned, offline) and notes about a user in
+their topic follow the user's language; answers to an operator's command follow that operator's.
+The settings `WELCOME_TEXT`, `CLOSED_TEXT`, `BANNED_TEXT` and `OFFLINE_TEXT` replace the built-in
+user texts for everyone (see `Relay`).
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 from aiogram.types import User
 
@@ -16,8 +22,289 @@ from bot.relay.content import shorten_plain
 # Telegram's limit for a topic name, in characters (createForumTopic / editForumTopic).
 TOPIC_TITLE_LIMIT = 128
 
-# Put in front of the new version of a message whose edit could not be applied in place.
-EDITED_MARKER = "✏️ Edited:"
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts of one language. Templates take named `str.format` fields."""
+
+    language: str
+    # To users.
+    welcome: str
+    closed: str
+    banned: str
+    offline: str
+    offline_hours: str  # {hours} {timezone}
+    edited_marker: str
+    # The user card, first in every topic, and /info.
+    card_username: str
+    card_language: str
+    card_premium: str
+    card_open_profile: str
+    unknown: str
+    yes: str
+    no: str
+    info_first_contact: str
+    info_messages: str  # {from_user} {from_operators}
+    info_banned: str  # {reason}
+    info_banned_no_reason: str
+    info_not_banned: str
+    info_open: str
+    info_closed: str
+    # Notes in a user's topic.
+    unsupported_note: str  # {kind}
+    undelivered_note: str  # {reason}
+    reason_blocked: str
+    reason_deactivated: str
+    reason_unsupported: str  # {kind}
+    reason_refused: str  # {description}
+    user_blocked: str
+    user_unblocked: str
+    banned_note: str  # {operator}
+    banned_note_reason: str  # {operator} {reason}
+    unbanned_note: str  # {operator}
+    an_operator: str
+    # Answers to commands.
+    usage: str  # {usage}
+    only_in_topic: str  # {command}
+    not_a_conversation: str
+    already_banned: str
+    not_banned: str
+    already_closed: str
+    closed_by: str  # {operator}
+    export_caption: str  # {count}
+    export_empty: str
+    unknown_command: str  # {command}
+    help: str  # {prefix_line} {hours_line}
+    help_note_prefix: str  # {prefix}
+    help_no_notes: str
+    help_hours: str  # {hours} {timezone}
+    help_always_open: str
+    command_descriptions: dict[str, str]
+    start_description: str
+
+    def user_card(self, user: User) -> str:
+        """The first message of a user's topic: who this is, for the operators."""
+        name = full_name(user.first_name, user.last_name) or f"User {user.id}"
+        username = f"@{html.escape(user.username)}" if user.username else "—"
+        language = html.escape(user.language_code) if user.language_code else self.unknown
+        return (
+            f"👤 <b>{html.escape(name)}</b>\n"
+            f"{self.card_username}: {username}\n"
+            f"ID: <code>{user.id}</code>\n"
+            f"{self.card_language}: {language}\n"
+            f"{self.card_premium}: {self.yes if user.is_premium else self.no}\n"
+            f'<a href="tg://user?id={user.id}">{self.card_open_profile}</a>'
+        )
+
+    def note_unsupported(self, content_type: str) -> str:
+        """In the topic, in place of a user's message that can be neither copied nor forwarded."""
+        return self.unsupported_note.format(kind=html.escape(content_name(content_type)))
+
+    def note_undelivered(self, reason: str) -> str:
+        """In the topic, as a reply to an operator's message that did not reach the user.
+
+        `reason` is one of the `reason_*` texts, already HTML.
+        """
+        return self.undelivered_note.format(reason=reason)
+
+    def why_unsupported(self, content_type: str) -> str:
+        return self.reason_unsupported.format(kind=html.escape(content_name(content_type)))
+
+    def why_refused(self, description: str) -> str:
+        """Telegram's own words, for failures without a better explanation."""
+        return self.reason_refused.format(description=html.escape(description))
+
+
+ENGLISH = Texts(
+    language="en",
+    welcome="Hello! Write your question here and our support team will answer in this chat.",
+    closed="Your request has been closed. If you need anything else, just write here again.",
+    banned="Your messages are no longer delivered to our support team.",
+    offline=(
+        "Thank you for your message! Our support team is offline right now; "
+        "we will answer as soon as we are back."
+    ),
+    offline_hours="Working hours: {hours} ({timezone}).",
+    edited_marker="✏️ Edited:",
+    card_username="Username",
+    card_language="Language",
+    card_premium="Premium",
+    card_open_profile="Open profile",
+    unknown="unknown",
+    yes="yes",
+    no="no",
+    info_first_contact="First contact",
+    info_messages="Messages: {from_user} from the user, {from_operators} from operators",
+    info_banned="🚫 Banned: {reason}",
+    info_banned_no_reason="🚫 Banned",
+    info_not_banned="Not banned",
+    info_open="Conversation: open",
+    info_closed="Conversation: closed",
+    unsupported_note="⚠️ The user sent a {kind} message, which cannot be shown here.",
+    undelivered_note="⚠️ Not delivered: {reason}.",
+    reason_blocked="the user has blocked the bot",
+    reason_deactivated="the user has deleted their account",
+    reason_unsupported="a {kind} message cannot be sent to the user",
+    reason_refused="Telegram refused it ({description})",
+    user_blocked="🚫 The user has blocked the bot: messages to them will not be delivered.",
+    user_unblocked="✅ The user has unblocked the bot.",
+    banned_note=(
+        "🚫 {operator} banned this user. Their messages are no longer relayed (they are still "
+        "logged). /unban reverses it."
+    ),
+    banned_note_reason=(
+        "🚫 {operator} banned this user: {reason}\nTheir messages are no longer relayed (they "
+        "are still logged). /unban reverses it."
+    ),
+    unbanned_note="✅ {operator} unbanned this user. Their messages are relayed again.",
+    an_operator="An operator",
+    usage="Usage: {usage}",
+    only_in_topic="{command} works in a user's topic.",
+    not_a_conversation="This topic is not a user's conversation.",
+    already_banned="This user is already banned. /unban reverses it.",
+    not_banned="This user is not banned.",
+    already_closed="This conversation is already closed.",
+    closed_by="🔒 {operator} closed the conversation.",
+    export_caption="📄 Transcript: {count} messages.",
+    export_empty="Nothing to export yet: no messages have been relayed in this conversation.",
+    unknown_command="Unknown command {command}. /help lists the commands.",
+    help=(
+        "<b>Support bot</b>\n"
+        "Each customer who writes to the bot gets a topic here. Write in the topic to answer: "
+        "the bot copies your messages to the customer, and theirs to the topic. Replies, "
+        "edits and reactions go both ways.\n\n"
+        "<b>In a customer's topic</b>\n"
+        "/info — who this is, message counts, ban and conversation state\n"
+        "/close — close the conversation (the customer is told)\n"
+        "/ban [reason] — stop relaying the customer's messages\n"
+        "/unban — relay them again\n"
+        "/export — the conversation's transcript as an HTML file\n\n"
+        "<b>Here in General</b>\n"
+        "/stats — conversations and messages today and in the last 7 days\n"
+        "/help — this text\n\n"
+        "{prefix_line}\n{hours_line}"
+    ),
+    help_note_prefix=(
+        "A message that starts with <code>{prefix}</code> is an internal note: it stays in "
+        "the topic and is never sent to the customer."
+    ),
+    help_no_notes="Internal notes are off (NOTE_PREFIX is empty).",
+    help_hours="Working hours: {hours} ({timezone}).",
+    help_always_open="No working hours are set: the desk is always open.",
+    command_descriptions={
+        "info": "Who this user is, message counts, state",
+        "close": "Close this conversation",
+        "ban": "Stop relaying this user's messages",
+        "unban": "Relay this user's messages again",
+        "export": "The conversation's transcript (HTML)",
+        "stats": "Conversations and messages, today and this week",
+        "help": "What the bot does and its commands",
+    },
+    start_description="Start a conversation with support",
+)
+
+RUSSIAN = Texts(
+    language="ru",
+    welcome=(
+        "Здравствуйте! Напишите свой вопрос здесь, и служба поддержки ответит вам в этом чате."
+    ),
+    closed=("Ваше обращение закрыто. Если понадобится что-то ещё, просто напишите сюда снова."),
+    banned="Ваши сообщения больше не передаются в службу поддержки.",
+    offline=(
+        "Спасибо за сообщение! Сейчас служба поддержки не работает; "
+        "мы ответим, как только вернёмся."
+    ),
+    offline_hours="Часы работы: {hours} ({timezone}).",
+    edited_marker="✏️ Изменено:",
+    card_username="Имя пользователя",
+    card_language="Язык",
+    card_premium="Premium",
+    card_open_profile="Открыть профиль",
+    unknown="неизвестен",
+    yes="да",
+    no="нет",
+    info_first_contact="Первое обращение",
+    info_messages="Сообщения: {from_user} от пользователя, {from_operators} от операторов",
+    info_banned="🚫 Заблокирован: {reason}",
+    info_banned_no_reason="🚫 Заблокирован",
+    info_not_banned="Не заблокирован",
+    info_open="Обращение: открыто",
+    info_closed="Обращение: закрыто",
+    unsupported_note=(
+        "⚠️ Пользователь отправил сообщение типа «{kind}», которое нельзя показать здесь."
+    ),
+    undelivered_note="⚠️ Не доставлено: {reason}.",
+    reason_blocked="пользователь заблокировал бота",
+    reason_deactivated="пользователь удалил свой аккаунт",
+    reason_unsupported="сообщение типа «{kind}» нельзя отправить пользователю",
+    reason_refused="Telegram отказал ({description})",
+    user_blocked=("🚫 Пользователь заблокировал бота: сообщения ему не будут доставляться."),
+    user_unblocked="✅ Пользователь разблокировал бота.",
+    banned_note=(
+        "🚫 {operator} заблокировал(а) пользователя. Его сообщения больше не пересылаются "
+        "(но сохраняются в журнале). /unban отменяет блокировку."
+    ),
+    banned_note_reason=(
+        "🚫 {operator} заблокировал(а) пользователя: {reason}\nЕго сообщения больше не "
+        "пересылаются (но сохраняются в журнале). /unban отменяет блокировку."
+    ),
+    unbanned_note=(
+        "✅ {operator} разблокировал(а) пользователя. Его сообщения снова пересылаются."
+    ),
+    an_operator="Оператор",
+    usage="Использование: {usage}",
+    only_in_topic="{command} работает в теме пользователя.",
+    not_a_conversation="Эта тема не относится к обращению пользователя.",
+    already_banned="Пользователь уже заблокирован. /unban отменяет блокировку.",
+    not_banned="Пользователь не заблокирован.",
+    already_closed="Это обращение уже закрыто.",
+    closed_by="🔒 {operator} закрыл(а) обращение.",
+    export_caption="📄 Переписка: сообщений — {count}.",
+    export_empty="Экспортировать пока нечего: в этом обращении ещё нет сообщений.",
+    unknown_command="Неизвестная команда {command}. Список команд: /help",
+    help=(
+        "<b>Бот поддержки</b>\n"
+        "Каждый клиент, написавший боту, получает здесь свою тему. Чтобы ответить, пишите в "
+        "тему: бот пересылает ваши сообщения клиенту, а его — в тему. Ответы, правки и "
+        "реакции работают в обе стороны.\n\n"
+        "<b>В теме клиента</b>\n"
+        "/info — кто это, число сообщений, блокировка и состояние обращения\n"
+        "/close — закрыть обращение (клиент получит уведомление)\n"
+        "/ban [причина] — перестать пересылать сообщения клиента\n"
+        "/unban — снова пересылать их\n"
+        "/export — переписка в виде HTML-файла\n\n"
+        "<b>Здесь, в General</b>\n"
+        "/stats — обращения и сообщения за сегодня и за 7 дней\n"
+        "/help — эта справка\n\n"
+        "{prefix_line}\n{hours_line}"
+    ),
+    help_note_prefix=(
+        "Сообщение, начинающееся с <code>{prefix}</code>, — внутренняя заметка: оно остаётся "
+        "в теме и никогда не отправляется клиенту."
+    ),
+    help_no_notes="Внутренние заметки выключены (NOTE_PREFIX пуст).",
+    help_hours="Часы работы: {hours} ({timezone}).",
+    help_always_open="Часы работы не заданы: поддержка работает всегда.",
+    command_descriptions={
+        "info": "Кто этот пользователь, сообщения, состояние",
+        "close": "Закрыть обращение",
+        "ban": "Перестать пересылать сообщения пользователя",
+        "unban": "Снова пересылать сообщения пользователя",
+        "export": "Переписка (HTML)",
+        "stats": "Обращения и сообщения за сегодня и неделю",
+        "help": "Что делает бот и его команды",
+    },
+    start_description="Написать в поддержку",
+)
+
+LANGUAGES = {"en": ENGLISH, "ru": RUSSIAN}
+
+
+def texts_for(language_code: str | None) -> Texts:
+    """Russian for `ru` (and `ru-RU` and the like), English for everything else."""
+    if language_code:
+        return LANGUAGES.get(language_code.lower().split("-")[0], ENGLISH)
+    return ENGLISH
 
 
 def full_name(first_name: str | None, last_name: str | None) -> str:
@@ -36,51 +323,12 @@ def topic_title(user: User) -> str:
     return f"{name}{suffix}"
 
 
-def user_card(user: User) -> str:
-    """The first message of a user's topic: who this is, for the operators."""
-    name = full_name(user.first_name, user.last_name) or f"User {user.id}"
-    username = f"@{html.escape(user.username)}" if user.username else "—"
-    language = html.escape(user.language_code) if user.language_code else "unknown"
-    return (
-        f"👤 <b>{html.escape(name)}</b>\n"
-        f"Username: {username}\n"
-        f"ID: <code>{user.id}</code>\n"
-        f"Language: {language}\n"
-        f"Premium: {'yes' if user.is_premium else 'no'}\n"
-        f'<a href="tg://user?id={user.id}">Open profile</a>'
-    )
+def person(user: User | None, texts: Texts) -> str:
+    """An operator as named in notes: their full name, escaped; "An operator" when unknown."""
+    name = full_name(user.first_name, user.last_name) if user is not None else ""
+    return html.escape(name) if name else texts.an_operator
 
 
 def content_name(content_type: str) -> str:
     """A content type as a person would say it: "video_note" -> "video note"."""
     return content_type.replace("_", " ")
-
-
-def unsupported_note(content_type: str) -> str:
-    """In the topic, in place of a user's message that can be neither copied nor forwarded."""
-    return (
-        f"⚠️ The user sent a {html.escape(content_name(content_type))} message, which cannot "
-        "be shown here."
-    )
-
-
-def undelivered_note(reason: str) -> str:
-    """In the topic, as a reply to an operator's message that did not reach the user."""
-    return f"⚠️ Not delivered: {reason}."
-
-
-REASON_BLOCKED = "the user has blocked the bot"
-REASON_DEACTIVATED = "the user has deleted their account"
-
-
-def reason_unsupported(content_type: str) -> str:
-    return f"a {html.escape(content_name(content_type))} message cannot be sent to the user"
-
-
-def reason_refused(description: str) -> str:
-    """Telegram's own words, for failures without a better explanation."""
-    return f"Telegram refused it ({html.escape(description)})"
-
-
-USER_BLOCKED_NOTE = "🚫 The user has blocked the bot: messages to them will not be delivered."
-USER_UNBLOCKED_NOTE = "✅ The user has unblocked the bot."

@@ -1,0 +1,35 @@
+"""The operators' commands in the operator group (see `bot.relay.commands`)."""
+
+from __future__ import annotations
+
+import re
+from typing import cast, get_args
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.config import Settings
+from bot.relay.commands import Command as CommandName
+from bot.relay.commands import OperatorCommands
+
+KNOWN = get_args(CommandName)
+
+
+def create_router(settings: Settings) -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.id == settings.OPERATOR_CHAT_ID)
+    # Command() also checks a "/info@name" mention against the bot's own username.
+    router.message.register(on_command, Command(*KNOWN))
+    router.message.register(on_unknown_command, Command(re.compile(r"[A-Za-z0-9_]+")))
+    return router
+
+
+async def on_command(message: Message, command: CommandObject, commands: OperatorCommands) -> None:
+    await commands.run(cast(CommandName, command.command), message, command.args)
+
+
+async def on_unknown_command(
+    message: Message, command: CommandObject, commands: OperatorCommands
+) -> None:
+    await commands.unknown(message, f"/{command.command}")
