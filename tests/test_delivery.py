@@ -368,3 +368,34 @@ async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: P
     assert recovered == {"pending": 0, "failed": 0, "done": 1}
     assert handled == ["one", "one", "two"]
     assert counts == {"pending": 0, "failed": 0, "done": 2}
+
+
+async def test_an_update_that_does_not_decode_is_parked_without_quoting_it(
+    fake: FakeTelegram,
+    group: Group,
+    bot_env: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pydantic's error text quotes the input: a customer's words must not reach the logs
+    above DEBUG, nor the alert in General."""
+    alice = fake.add_user("Alice")
+    secret = "my card is 4242 4242 4242 4242"
+    bot = await start_bot(tmp_path, bot_env)
+    try:
+        # A message without its chat: Telegram would never send it, a bug somewhere might.
+        fake.updates.push(
+            "message",
+            {"message_id": 7, "date": 1, "text": secret, "from": {"id": alice.id, "is_bot": 1}},
+        )
+        await fake.wait_for(lambda: fake.general_messages(group), timeout=10, what="the alert")
+        _, health = await bot.health()
+    finally:
+        assert await bot.stop() == 0
+    assert health["inbox"]["failed"] == 1
+    alert = fake.general_messages(group)[0]["text"]
+    assert "cannot decode the update: ValidationError for Update: message.chat" in alert
+    assert "4242" not in alert
+    shown = [r.getMessage() for r in caplog.records if r.levelno > 10]
+    assert any("parked as failed" in line for line in shown)
+    assert not any("4242" in line for line in shown)

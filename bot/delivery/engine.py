@@ -211,7 +211,8 @@ class DeliveryEngine:
                 for item in batch
             ]
         except ValidationError as error:
-            await self._park(batch, f"cannot decode the update: {error}")
+            logger.debug("Update %d does not decode", head.update_id, exc_info=True)
+            await self._park(batch, f"cannot decode the update: {describe_error(error)}")
             return None
         album = [u.message for u in updates if u.message is not None] if len(batch) > 1 else None
         try:
@@ -235,8 +236,17 @@ class DeliveryEngine:
             )
             return delay
         except Exception as error:
-            logger.exception("Update %d failed with an unexpected error", head.update_id)
-            await self._park(batch, f"{type(error).__name__}: {error}")
+            if isinstance(error, ValidationError):
+                # Its text quotes the input, which may be a customer's words: not above DEBUG.
+                logger.debug("Update %d failed", head.update_id, exc_info=True)
+                logger.error(
+                    "Update %d failed with an unexpected error: %s",
+                    head.update_id,
+                    describe_error(error),
+                )
+            else:
+                logger.exception("Update %d failed with an unexpected error", head.update_id)
+            await self._park(batch, describe_error(error))
             return None
         for item in batch:
             await self._db.inbox_done(item.update_id)
@@ -324,3 +334,18 @@ def _media_group_id(item: InboxItem) -> str | None:
         group = message.get("media_group_id")
         return str(group) if group is not None else None
     return None
+
+
+def describe_error(error: Exception) -> str:
+    """An error in words fit for logs and for the operators' General topic.
+
+    A pydantic ValidationError quotes the input it rejected, which may hold a customer's message:
+    only where each problem is and what it is are kept.
+    """
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
+            for item in error.errors(include_url=False, include_input=False)
+        )
+        return f"ValidationError for {error.title}: {problems}"
+    return f"{type(error).__name__}: {error}"
