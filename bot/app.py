@@ -87,11 +87,7 @@ async def _run_bot(
 
     # Long-lived objects reach handlers as Dispatcher keyword arguments (aiogram's DI).
     relay = Relay(bot=bot, db=db, settings=settings, identity=identity, metrics=metrics)
-    commands = OperatorCommands(bot=bot, db=db, settings=settings, relay=relay)
-    await commands.register_menu()
-    dispatcher = Dispatcher(
-        db=db, settings=settings, identity=identity, relay=relay, commands=commands
-    )
+    dispatcher = Dispatcher(db=db, settings=settings, identity=identity, relay=relay)
     dispatcher.include_router(setup_routers(settings))
     engine = DeliveryEngine(
         db=db,
@@ -102,6 +98,12 @@ async def _run_bot(
         on_parked=ParkedAlert(bot, settings.OPERATOR_CHAT_ID),
         metrics=metrics,
     )
+    # The commands need the engine (/retry), which needs the Dispatcher: added to it last.
+    commands = OperatorCommands(
+        bot=bot, db=db, settings=settings, relay=relay, retry_failed=engine.retry_failed
+    )
+    dispatcher["commands"] = commands
+    await commands.register_menu()
     metrics.watch(engine=engine.stats, flood=flood.stats)
     intake: Intake
     if settings.WEBHOOK_URL:

@@ -1045,8 +1045,8 @@ class Database:
         """Pending updates, oldest update_id first (at most `limit`, if given)."""
         return await self._inbox_items("pending", limit)
 
-    async def inbox_failed(self, *, limit: int = 100) -> list[InboxItem]:
-        """Parked (failed) updates, oldest update_id first, at most `limit`."""
+    async def inbox_failed(self, *, limit: int | None = 100) -> list[InboxItem]:
+        """Parked (failed) updates, oldest update_id first, at most `limit` (None: all)."""
         return await self._inbox_items("failed", limit)
 
     async def _inbox_items(self, status: str, limit: int | None) -> list[InboxItem]:
@@ -1147,6 +1147,21 @@ class Database:
             WHERE status = 'failed'
             """
         )
+
+    async def inbox_requeue(self, update_id: int) -> bool:
+        """Put one parked update back to pending with its attempts reset; False if it was not
+        parked. `last_error` is kept as a record of why it was parked."""
+        changed = await self._execute(
+            """
+            UPDATE inbox
+            SET status = 'pending',
+                attempts = 0,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            WHERE update_id = ? AND status = 'failed'
+            """,
+            (update_id,),
+        )
+        return changed > 0
 
     async def inbox_prune(self, *, older_than_seconds: float) -> int:
         """Delete 'done' updates last updated more than `older_than_seconds` ago; return how many.

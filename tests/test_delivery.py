@@ -399,3 +399,42 @@ async def test_an_update_that_does_not_decode_is_parked_without_quoting_it(
     shown = [r.getMessage() for r in caplog.records if r.levelno > 10]
     assert any("parked as failed" in line for line in shown)
     assert not any("4242" in line for line in shown)
+
+
+async def test_retry_in_general_tries_the_set_aside_updates_again(
+    fake: FakeTelegram, group: Group, bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    alice = fake.add_user("Alice")
+    olga = fake.add_operator(group, "Olga")
+    fake.fail_next("sendMessage", error_code=500, times=10_000, chat_id=alice.id)
+    bot = await start_bot(tmp_path, bot_env, MAX_ATTEMPTS="1")
+
+    async def retry() -> str:
+        sent = await fake.operator_sends(olga, group, content=fake.content.command("/retry"))
+
+        def answer() -> str | None:
+            for message in fake.messages_from_bot(group):
+                if (message.get("reply_to_message") or {}).get("message_id") == sent["message_id"]:
+                    return str(message["text"])
+            return None
+
+        await fake.wait_for(answer, timeout=10, what="the answer to /retry")
+        return answer() or ""
+
+    try:
+        await fake.user_sends_command(alice, "/start")
+        await fake.wait_for(lambda: fake.general_messages(group), timeout=30, what="the alert")
+        alert = fake.general_messages(group)[0]["text"]
+        fake.faults.failures.clear()  # the cause is fixed
+
+        first = await retry()
+        await fake.wait_for(lambda: welcomes(fake, alice), timeout=10, what="Alice's welcome")
+        second = await retry()
+        _, health = await bot.health()
+    finally:
+        assert await bot.stop() == 0
+    assert "/retry here tries it again" in alert
+    assert first == "🔁 Trying 1 set-aside update(s) again."
+    assert second == "Nothing is set aside: every update was handled."
+    assert health["inbox"]["failed"] == 0
+    assert len(welcomes(fake, alice)) == 1

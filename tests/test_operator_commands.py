@@ -65,7 +65,7 @@ async def test_the_menus_show_each_side_its_own_commands(desk: Desk) -> None:
         ]
         for call in calls
     }
-    operator_commands = ["info", "close", "ban", "unban", "export", "stats", "help"]
+    operator_commands = ["info", "close", "ban", "unban", "export", "stats", "retry", "help"]
     assert menus == {
         ("all_private_chats", None): ["start"],
         ("chat", None): operator_commands,
@@ -281,7 +281,7 @@ async def test_stats_and_help_answer_in_general(desk: Desk) -> None:
     open_now = await poll(_open_conversations(desk), "the open conversation count")
     assert f"Open conversations: {open_now}\n" in stats["text"]
     assert "Messages today: " in stats["text"]
-    for name in ("/info", "/close", "/ban", "/unban", "/export", "/stats", "/help"):
+    for name in ("/info", "/close", "/ban", "/unban", "/export", "/stats", "/retry", "/help"):
         assert name in help_text["text"]
     assert "A message that starts with // is an internal note" in help_text["text"]
     assert "always open" in help_text["text"]

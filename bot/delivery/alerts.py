@@ -31,7 +31,8 @@ class ParkedAlert:
         text = (
             f"⚠️ An update could not be handled and was set aside (update {item.update_id}"
             f"{', from ' + html.escape(sender) if sender else ''}).\n"
-            f"Reason: <code>{html.escape(reason[:500])}</code>"
+            f"Reason: <code>{html.escape(reason[:500])}</code>\n"
+            "When the cause is fixed, /retry here tries it again."
         )
         try:
             await self._bot.send_message(self._chat_id, text)

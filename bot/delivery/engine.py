@@ -108,6 +108,21 @@ class DeliveryEngine:
             logger.info("Resuming %d update(s) left in the inbox", len(pending))
         return len(pending)
 
+    async def retry_failed(self) -> int:
+        """Give every parked update a new set of attempts, now (an operator's /retry).
+
+        Parked updates are in no queue, so none can run twice. Returns how many were requeued.
+        """
+        parked = await self._db.inbox_failed(limit=None)
+        requeued = []
+        for item in parked:
+            if await self._db.inbox_requeue(item.update_id):
+                requeued.append(item)
+        self._enqueue(requeued)
+        if requeued:
+            logger.info("Trying %d parked update(s) again", len(requeued))
+        return len(requeued)
+
     async def accept(self, updates: Iterable[dict[str, Any]]) -> list[int]:
         """Store raw updates durably (one transaction), then queue the new ones.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -48,19 +49,28 @@ TOPIC_COMMANDS = {
     "unban": "/unban",
     "export": "/export",
 }
-GROUP_COMMANDS = {"stats": "/stats", "help": "/help"}
+GROUP_COMMANDS = {"stats": "/stats", "retry": "/retry", "help": "/help"}
 USAGE = {**TOPIC_COMMANDS, **GROUP_COMMANDS}
 # A ban reason is shown in notes; a long one is cut to keep the note within Telegram's limit.
 BAN_REASON_LIMIT = 1000
 
-Command = Literal["info", "close", "ban", "unban", "export", "stats", "help"]
+Command = Literal["info", "close", "ban", "unban", "export", "stats", "retry", "help"]
 
 
 class OperatorCommands:
     """What the operators' commands do. Handlers call one method per command."""
 
-    def __init__(self, *, bot: Bot, db: Database, settings: Settings, relay: Relay) -> None:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        db: Database,
+        settings: Settings,
+        relay: Relay,
+        retry_failed: Callable[[], Awaitable[int]],
+    ) -> None:
         self._bot = bot
+        self._retry_failed = retry_failed
         self._db = db
         self._settings = settings
         self._relay = relay
@@ -111,6 +121,11 @@ class OperatorCommands:
             return
         if command == "help":
             await self._answer(message, self.help_text(lang))
+            return
+        if command == "retry":
+            count = await self._retry_failed()
+            text = lang.retry_started.format(count=count) if count else lang.retry_nothing
+            await self._answer(message, text)
             return
         topic_id = message.message_thread_id if message.is_topic_message else None
         if topic_id is None:

@@ -74,6 +74,8 @@ class Texts:
     export_caption: str  # {count}
     export_empty: str
     unknown_command: str  # {command}
+    retry_started: str  # {count}
+    retry_nothing: str
     help: str  # {prefix_line} {hours_line}
     help_note_prefix: str  # {prefix}
     help_no_notes: str
@@ -168,6 +170,8 @@ ENGLISH = Texts(
     export_caption="📄 Transcript: {count} messages.",
     export_empty="Nothing to export yet: no messages have been relayed in this conversation.",
     unknown_command="Unknown command {command}. /help lists the commands.",
+    retry_started="🔁 Trying {count} set-aside update(s) again.",
+    retry_nothing="Nothing is set aside: every update was handled.",
     help=(
         "<b>Support bot</b>\n"
         "Each customer who writes to the bot gets a topic here. Write in the topic to answer: "
@@ -181,6 +185,7 @@ ENGLISH = Texts(
         "/export — the conversation's transcript as an HTML file\n\n"
         "<b>Here in General</b>\n"
         "/stats — conversations and messages today and in the last 7 days\n"
+        "/retry — try again the updates that were set aside after errors\n"
         "/help — this text\n\n"
         "{prefix_line}\n{hours_line}"
     ),
@@ -198,6 +203,7 @@ ENGLISH = Texts(
         "unban": "Relay this user's messages again",
         "export": "The conversation's transcript (HTML)",
         "stats": "Conversations and messages, today and this week",
+        "retry": "Try set-aside updates again",
         "help": "What the bot does and its commands",
     },
     start_description="Start a conversation with support",
@@ -262,6 +268,8 @@ RUSSIAN = Texts(
     export_caption="📄 Переписка: сообщений — {count}.",
     export_empty="Экспортировать пока нечего: в этом обращении ещё нет сообщений.",
     unknown_command="Неизвестная команда {command}. Список команд: /help",
+    retry_started="🔁 Повторяю отложенные обновления: {count}.",
+    retry_nothing="Отложенных обновлений нет: всё обработано.",
     help=(
         "<b>Бот поддержки</b>\n"
         "Каждый клиент, написавший боту, получает здесь свою тему. Чтобы ответить, пишите в "
@@ -275,6 +283,7 @@ RUSSIAN = Texts(
         "/export — переписка в виде HTML-файла\n\n"
         "<b>Здесь, в General</b>\n"
         "/stats — обращения и сообщения за сегодня и за 7 дней\n"
+        "/retry — повторить обновления, отложенные после ошибок\n"
         "/help — эта справка\n\n"
         "{prefix_line}\n{hours_line}"
     ),
@@ -292,6 +301,7 @@ RUSSIAN = Texts(
         "unban": "Снова пересылать сообщения пользователя",
         "export": "Переписка (HTML)",
         "stats": "Обращения и сообщения за сегодня и неделю",
+        "retry": "Повторить отложенные обновления",
         "help": "Что делает бот и его команды",
     },
     start_description="Написать в поддержку",
