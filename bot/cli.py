@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -47,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from bot.app import run  # deferred: see the module docstring
+
+    # aiogram leaves ~190 000 long-lived objects (its pydantic models); moved out of the garbage
+    # collector's generations, a full collection no longer walks them (a ~150 ms pause).
+    gc.freeze()
 
     try:
         return asyncio.run(run(settings, check_only=args.check))

@@ -122,3 +122,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # aiogram logs "Update id=... is handled" for every update at INFO; the relay's own line
+    # says more, and at a few hundred messages a second the second line costs (bench/).
+    logging.getLogger("aiogram.event").setLevel(
+        level if level <= logging.DEBUG else max(level, logging.WARNING)
+    )

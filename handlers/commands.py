@@ -5,20 +5,21 @@ from __future__ import annotations
 import re
 from typing import cast, get_args
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.config import Settings
 from bot.relay.commands import Command as CommandName
 from bot.relay.commands import OperatorCommands
+from handlers.filters import in_chat
 
 KNOWN = get_args(CommandName)
 
 
 def create_router(settings: Settings) -> Router:
     router = Router(name=__name__)
-    router.message.filter(F.chat.id == settings.OPERATOR_CHAT_ID)
+    router.message.filter(in_chat(settings.OPERATOR_CHAT_ID))
     # Command() also checks a "/info@name" mention against the bot's own username.
     router.message.register(on_command, Command(*KNOWN))
     router.message.register(on_unknown_command, Command(re.compile(r"[A-Za-z0-9_]+")))

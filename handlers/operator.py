@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import Message, MessageReactionUpdated
 
 from bot.config import Settings
 from bot.relay.service import Relay
+from handlers.filters import in_chat, topic_closed, topic_reopened
 
 
 def create_router(settings: Settings) -> Router:
     router = Router(name=__name__)
-    operator_group = F.chat.id == settings.OPERATOR_CHAT_ID
+    operator_group = in_chat(settings.OPERATOR_CHAT_ID)
     for observer in (router.message, router.edited_message, router.message_reaction):
         observer.filter(operator_group)
-    router.message.register(on_topic_closed, F.forum_topic_closed)
-    router.message.register(on_topic_reopened, F.forum_topic_reopened)
+    router.message.register(on_topic_closed, topic_closed)
+    router.message.register(on_topic_reopened, topic_reopened)
     router.message.register(on_message)
     router.edited_message.register(on_edit)
     router.message_reaction.register(on_reaction)

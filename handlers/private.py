@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import CommandStart
 from aiogram.types import ChatMemberUpdated, Message, MessageReactionUpdated
 
 from bot.relay.service import Relay
+from handlers.filters import in_private_chat
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    private_chat = F.chat.type == ChatType.PRIVATE
     for observer in (
         router.message,
         router.edited_message,
         router.message_reaction,
         router.my_chat_member,
     ):
-        observer.filter(private_chat)
+        observer.filter(in_private_chat)
     router.message.register(on_start, CommandStart())
     router.message.register(on_message)
     router.edited_message.register(on_edit)

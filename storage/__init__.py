@@ -18,6 +18,7 @@ from storage.models import (
     ReplyWait,
     User,
     UserActivity,
+    UserState,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "UnknownUpdateError",
     "User",
     "UserActivity",
+    "UserState",
 ]

@@ -34,6 +34,7 @@ from storage.models import (
     ReplyWait,
     User,
     UserActivity,
+    UserState,
 )
 
 logger = logging.getLogger(__name__)
@@ -401,6 +402,44 @@ class Database:
             language_code=row[4],
         )
 
+    async def get_user_state(self, user_id: int) -> UserState:
+        """The user's profile, conversation and ban in one query (the relay's per-message read)."""
+        row = await self._fetchone(
+            """
+            SELECT users.user_id, username, first_name, last_name, language_code,
+                   topic_id, active,
+                   bans.user_id, reason, banned_by, banned_at, notified_at
+            FROM (SELECT ? AS user_id) AS wanted
+            LEFT JOIN users ON users.user_id = wanted.user_id
+            LEFT JOIN conversations ON conversations.user_id = wanted.user_id
+            LEFT JOIN bans ON bans.user_id = wanted.user_id
+            """,
+            (user_id,),
+        )
+        assert row is not None  # the one-row derived table always yields a row
+        user = None
+        if row[0] is not None:
+            user = User(
+                user_id=row[0],
+                username=row[1],
+                first_name=row[2],
+                last_name=row[3],
+                language_code=row[4],
+            )
+        conversation = None
+        if row[5] is not None:
+            conversation = Conversation(user_id=user_id, topic_id=row[5], active=bool(row[6]))
+        ban = None
+        if row[7] is not None:
+            ban = Ban(
+                user_id=row[7],
+                reason=row[8],
+                banned_by=row[9],
+                banned_at=row[10],
+                notified=row[11] is not None,
+            )
+        return UserState(user=user, conversation=conversation, ban=ban)
+
     async def set_user_language(
         self, user_id: int, language_code: str | None, *, commit: bool = True
     ) -> None:
@@ -653,20 +692,20 @@ class Database:
         different message in the same chat adds only the way back from that message.
         `commit`: see the class docstring.
         """
-        async with self.transaction(), self._access() as conn:
-            await conn.executemany(
-                """
-                INSERT INTO message_links (
-                    source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
-                )
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
-                """,
-                [
-                    (source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
-                    (target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
-                ],
+        # One statement for both rows: atomic on its own, one trip to the database thread.
+        await self._execute(
+            """
+            INSERT INTO message_links (
+                source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
             )
+            VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
+            ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
+            """,
+            (
+                *(source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
+                *(target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
+            ),
+        )
 
     async def find_linked_message_id(
         self,

@@ -88,6 +88,15 @@ class Ban:
 
 
 @dataclass(frozen=True, slots=True)
+class UserState:
+    """Everything the relay needs to know about a user before relaying their message."""
+
+    user: User | None
+    conversation: Conversation | None
+    ban: Ban | None
+
+
+@dataclass(frozen=True, slots=True)
 class UserActivity:
     """What /info shows beyond the profile: first contact and message counts."""
 

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +63,15 @@ async def test_json_logs_carry_the_update_user_and_topic_and_never_the_token(
     assert line["logger"] == "bot.relay.service"
     assert line["user_id"] == alice.id
     assert line["topic_id"] == topic_id
-    # aiogram's own line about the same update, logged inside the engine's context, agrees.
-    handled = [
-        e for e in entries if e["logger"] == "aiogram.event" and e.get("user_id") == alice.id
+    # The update id is the one Telegram gave the message.
+    delivered = [
+        update["update_id"]
+        for call in fake.calls_of("getUpdates")
+        if call.ok
+        for update in call.result
+        if update.get("message", {}).get("text") == secret_text
     ]
-    assert handled
-    match = re.match(r"Update id=(\d+) is handled", handled[0]["message"])
-    assert match is not None
-    assert line["update_id"] == handled[0]["update_id"] == int(match.group(1))
+    assert line["update_id"] == delivered[0]
     # Lines about no update carry no ids.
     started = next(e for e in entries if e["message"].startswith("Bot @"))
     assert "update_id" not in started
@@ -138,3 +138,27 @@ def test_log_format_is_text_or_json() -> None:
     assert describe_validation_error(caught.value) == (
         "configuration error: LOG_FORMAT must be one of text, json"
     )
+
+
+@pytest.mark.parametrize(
+    ("level", "aiogram_event_level"),
+    [
+        (logging.DEBUG, logging.DEBUG),
+        (logging.INFO, logging.WARNING),
+        (logging.ERROR, logging.ERROR),
+    ],
+)
+def test_aiograms_line_per_update_shows_only_when_debugging(
+    level: int, aiogram_event_level: int
+) -> None:
+    """The relay logs one line per message; aiogram's own "Update id=... is handled" would be a
+    second one (and costs at a few hundred messages a second)."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("aiogram.event").level)
+    try:
+        logs.configure_logging(level=level, log_format="text", stream=io.StringIO())
+        assert logging.getLogger("aiogram.event").level == aiogram_event_level
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("aiogram.event").setLevel(saved[2])

@@ -19,6 +19,7 @@ from storage import (
     NotConnectedError,
     StorageError,
     User,
+    UserState,
 )
 from tests.storage_helpers import (
     ISO_UTC,
@@ -705,3 +706,30 @@ async def test_log_user_message_duplicate_still_updates_the_profile(db: Database
     await log_user_message(db, message_id=1, first_name="Annie")
 
     assert await db.get_user(USER) == User(USER, "ann", "Annie", None)
+
+
+# --- the relay's per-message read ---------------------------------------------------------------
+
+
+async def test_user_state_reads_profile_conversation_and_ban_at_once(db: Database) -> None:
+    assert await db.get_user_state(5) == UserState(user=None, conversation=None, ban=None)
+
+    await db.upsert_user(5, "eve", "Eve", None)
+    await db.set_user_language(5, "ru")
+    await db.set_conversation(5, 77, active=False)
+    state = await db.get_user_state(5)
+    assert state.user == User(5, "eve", "Eve", None, "ru")
+    assert state.conversation == Conversation(5, 77, False)
+    assert state.ban is None
+
+    assert await db.ban_user(5, reason="spam", banned_by=9)
+    assert not await db.ban_user(5, reason="again", banned_by=9)
+    await db.mark_ban_notified(5)
+    ban = (await db.get_user_state(5)).ban
+    assert ban is not None
+    assert (ban.user_id, ban.reason, ban.banned_by, ban.notified) == (5, "spam", 9, True)
+    assert ban == await db.get_ban(5)
+
+    assert await db.unban_user(5)
+    assert not await db.unban_user(5)
+    assert (await db.get_user_state(5)).ban is None

@@ -316,6 +316,9 @@ Action = Callable[[Database], Awaitable[Any]]
 
 LOOKUPS: list[tuple[str, Action, str]] = [
     ("get_user", lambda db: db.get_user(1), "users"),
+    ("get_user_state", lambda db: db.get_user_state(1), "conversations"),
+    ("get_ban", lambda db: db.get_ban(1), "bans"),
+    ("inbox_requeue", lambda db: db.inbox_requeue(12), "inbox"),
     ("get_active_conversation", lambda db: db.get_active_conversation(1), "conversations"),
     ("find_user_id_by_topic", lambda db: db.find_user_id_by_topic(42), "conversations"),
     ("deactivate_conversation", lambda db: db.deactivate_conversation(2), "conversations"),

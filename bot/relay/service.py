@@ -43,7 +43,8 @@ from bot.metrics import Metrics
 from bot.relay import content, errors, texts
 from bot.relay.routes import Destination, UserChat, UserTopic
 from bot.relay.texts import Texts
-from storage import Ban, Conversation, Database
+from storage import Ban, Conversation, Database, UserState
+from storage import User as StoredUser
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +134,11 @@ class Relay:
             return
         logs.bind(user_id=user.id)
         async with self._user_lock(user.id):
-            ban = await self._db.get_ban(user.id)
-            if ban is not None:
-                await self._refuse_banned(user, album or [message], ban)
+            state = await self._db.get_user_state(user.id)
+            if state.ban is not None:
+                await self._refuse_banned(user, album or [message], state.ban)
                 return
-            conversation = await self._open_conversation(user)
+            conversation = await self._open_conversation(user, state)
             logs.bind(topic_id=conversation.topic_id)
             route = self._to_operators(user, conversation)
             if album and len(album) > 1:
@@ -301,9 +302,9 @@ class Relay:
         lang = texts.texts_for(user.language_code)
         return _Route("user", user.id, topic, lang, topic_id=conversation.topic_id)
 
-    async def _open_conversation(self, user: User) -> Conversation:
+    async def _open_conversation(self, user: User, state: UserState) -> Conversation:
         """The user's conversation, active: created, reopened, renamed as needed."""
-        conversation = await self._db.get_conversation(user.id)
+        conversation = state.conversation
         if conversation is None:
             return await self._new_topic(user, replacing=None)
         if not conversation.active:
@@ -319,7 +320,7 @@ class Relay:
             await self._db.set_conversation(user.id, conversation.topic_id, True)
             conversation = Conversation(user.id, conversation.topic_id, True)
             logger.info("Reopened topic %d for user %d", conversation.topic_id, user.id)
-        await self._sync_profile(user, conversation)
+        await self._sync_profile(user, conversation, state.user)
         return conversation
 
     async def _new_topic(self, user: User, *, replacing: int | None) -> Conversation:
@@ -356,9 +357,10 @@ class Relay:
         )
         return conversation
 
-    async def _sync_profile(self, user: User, conversation: Conversation) -> None:
+    async def _sync_profile(
+        self, user: User, conversation: Conversation, stored: StoredUser | None
+    ) -> None:
         """A new name or username: rename the topic and update the `users` row."""
-        stored = await self._db.get_user(user.id)
         current = (user.username, user.first_name, user.last_name)
         if stored is not None:
             self._languages[user.id] = stored.language_code
@@ -670,22 +672,9 @@ class Relay:
 
     async def _record(self, route: _Route, source: Message, target_message_id: int) -> None:
         """Log the source message and link it to what stands for it in the other chat."""
+        # The user's profile row is already current: _open_conversation wrote it if it changed.
         async with self._db.transaction():
-            if route.direction == "user" and source.from_user is not None:
-                await self._log_user_message(source)
-            else:
-                await self._db.log_message(
-                    user_id=route.user_id,
-                    direction=route.direction,
-                    chat_id=source.chat.id,
-                    message_id=source.message_id,
-                    content_type=content.kind(source),
-                    text=source.text,
-                    caption=source.caption,
-                    file_id=content.file_id(source),
-                    payload_json=content.payload_json(source),
-                    commit=False,
-                )
+            await self._log(route.user_id, route.direction, source, commit=False)
             await self._link(route, source, target_message_id, commit=False)
         # Once per copy: a retried update finds the link and does not come here again.
         self._metrics.message_relayed(route.direction, content.kind(source))
@@ -703,16 +692,18 @@ class Relay:
     # Edits
     # ============================================================================================
 
-    async def _log_user_message(self, source: Message) -> None:
-        """Log a message from a user's private chat, with the sender's profile (one transaction)."""
-        sender = source.from_user
-        assert sender is not None
-        await self._db.log_user_message(
-            user_id=sender.id,
-            username=sender.username,
-            first_name=sender.first_name,
-            last_name=sender.last_name,
-            direction="user",
+    async def _log(
+        self,
+        user_id: int,
+        direction: Literal["user", "operator"],
+        source: Message,
+        *,
+        commit: bool = True,
+    ) -> None:
+        """Record a message in the conversation's log (ignored when recorded already)."""
+        await self._db.log_message(
+            user_id=user_id,
+            direction=direction,
             chat_id=source.chat.id,
             message_id=source.message_id,
             content_type=content.kind(source),
@@ -720,6 +711,7 @@ class Relay:
             caption=source.caption,
             file_id=content.file_id(source),
             payload_json=content.payload_json(source),
+            commit=commit,
         )
 
     async def _mirror_edit(self, route: _Route, edited: Message, copy_id: int) -> None:
@@ -951,7 +943,7 @@ class Relay:
     async def _refuse_banned(self, user: User, messages: list[Message], ban: Ban) -> None:
         """A banned user's message: logged, not relayed; BANNED_TEXT once per ban."""
         for message in messages:
-            await self._log_user_message(message)
+            await self._log(user.id, "user", message)
         logger.info(
             "Message %d of banned user %d logged, not relayed", messages[0].message_id, user.id
         )
