@@ -41,7 +41,7 @@ from typing import Any
 
 from _common import OPERATOR_CHAT_ID, TEXT, table
 
-from storage import Database
+from storage import LATEST_VERSION, Database
 
 USER_BASE = 10_000_000
 MESSAGES_PER_USER = 100
@@ -203,8 +203,11 @@ def build(path: Path, size: int) -> float:
 
 
 def count_messages(path: Path) -> int:
+    """Messages in a kept database; -1 when it is missing or built by an older schema."""
     conn = sqlite3.connect(path)
     try:
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) != LATEST_VERSION:
+            return -1
         return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
     except sqlite3.Error:
         return -1
