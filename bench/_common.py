@@ -30,6 +30,7 @@ for _path in (ROOT, CODE):
         sys.path.remove(str(_path))
     sys.path.insert(0, str(_path))
 
+from bot.config import Settings  # noqa: E402
 from tests.fake_telegram import FakeTelegram, Group  # noqa: E402
 from tests.fake_telegram.params import Params  # noqa: E402
 
@@ -38,24 +39,9 @@ BOT_TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
 OPERATOR_CHAT_ID = -1001234567890
 BOT_USERNAME = "support_test_bot"
 
-# Variables the bot reads; the benchmark's own environment must not leak them into a bot.
-_BOT_VARIABLES = {
-    "BOT_TOKEN",
-    "OPERATOR_CHAT_ID",
-    "DATABASE_PATH",
-    "TELEGRAM_API_URL",
-    "HTTP_HOST",
-    "HTTP_PORT",
-    "WEBHOOK_URL",
-    "WEBHOOK_SECRET",
-    "LOG_LEVEL",
-    "MAX_ATTEMPTS",
-    "GLOBAL_RATE_LIMIT",
-    "CONCURRENCY",
-    "SHUTDOWN_TIMEOUT",
-    "WELCOME_TEXT",
-    "CLOSED_TEXT",
-}
+# Variables the bot reads (every setting); the benchmark's own environment must not leak them
+# into a bot.
+_BOT_VARIABLES = frozenset(Settings.model_fields)
 
 TEXT = "Hello, my order #12345 has not arrived yet, can you help? "  # ~60 characters
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from storage import Database
 from tests.fake_telegram import FakeTelegram, Group
 from tests.storage_helpers import open_database
@@ -16,6 +17,19 @@ pytest_plugins = ["tests.fake_telegram.pytest_plugin"]
 # Shaped like a real token (the bot validates the shape); the fake accepts only this one.
 BOT_TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
 OPERATOR_CHAT_ID = -1001234567890
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_bot_settings_from_the_runner() -> Iterator[None]:
+    """The bots under test see only the settings their test gives them.
+
+    Settings read the environment for every variable not passed explicitly: a WORKING_HOURS or
+    LOG_LEVEL in the developer's shell would otherwise change what the tests see.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in Settings.model_fields:
+            patch.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture

@@ -20,20 +20,12 @@ from typing import Any
 
 import aiohttp
 
+from bot.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
-# Names the bot reads; everything else in the test runner's environment is passed through.
-_BOT_VARIABLES = {
-    "BOT_TOKEN",
-    "OPERATOR_CHAT_ID",
-    "DATABASE_PATH",
-    "TELEGRAM_API_URL",
-    "HTTP_HOST",
-    "HTTP_PORT",
-    "WEBHOOK_URL",
-    "WEBHOOK_SECRET",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-}
+# Names the bot reads (every setting); everything else in the test runner's environment is
+# passed through.
+_BOT_VARIABLES = frozenset(Settings.model_fields)
 
 
 def free_port() -> int:
@@ -176,7 +168,6 @@ class InProcessBot:
 
     async def start(self, timeout: float = 15.0) -> dict[str, Any]:
         from bot.app import run
-        from bot.config import Settings
 
         settings = Settings(_env_file=None, **self.env)  # type: ignore[arg-type]
         self._stop = asyncio.Event()

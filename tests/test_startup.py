@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -157,3 +158,9 @@ async def test_python_m_bot_with_an_unusable_database_is_one_line(
     assert await bot.wait_exit() == 1
     lines = [line for line in bot.log.splitlines() if line and not line.startswith("=====")]
     assert lines == [f"error: DATABASE_PATH {missing}: unable to open database file"]
+
+
+def test_the_bots_under_test_inherit_no_settings_from_the_runner() -> None:
+    """conftest removes every setting from the environment for the session (try it with
+    WORKING_HOURS=nonsense in the shell: the suite still passes)."""
+    assert not set(Settings.model_fields) & set(os.environ)
