@@ -392,23 +392,15 @@ class Database:
             """,
             (user_id,),
         )
-        if row is None:
-            return None
-        return User(
-            user_id=row[0],
-            username=row[1],
-            first_name=row[2],
-            last_name=row[3],
-            language_code=row[4],
-        )
+        return None if row is None else _user(row)
 
     async def get_user_state(self, user_id: int) -> UserState:
         """The user's profile, conversation and ban in one query (the relay's per-message read)."""
         row = await self._fetchone(
             """
             SELECT users.user_id, username, first_name, last_name, language_code,
-                   topic_id, active,
-                   bans.user_id, reason, banned_by, banned_at, notified_at
+                   bans.user_id, reason, banned_by, banned_at, notified_at,
+                   topic_id, active, offline_notice_for
             FROM (SELECT ? AS user_id) AS wanted
             LEFT JOIN users ON users.user_id = wanted.user_id
             LEFT JOIN conversations ON conversations.user_id = wanted.user_id
@@ -417,28 +409,15 @@ class Database:
             (user_id,),
         )
         assert row is not None  # the one-row derived table always yields a row
-        user = None
-        if row[0] is not None:
-            user = User(
-                user_id=row[0],
-                username=row[1],
-                first_name=row[2],
-                last_name=row[3],
-                language_code=row[4],
-            )
         conversation = None
-        if row[5] is not None:
-            conversation = Conversation(user_id=user_id, topic_id=row[5], active=bool(row[6]))
-        ban = None
-        if row[7] is not None:
-            ban = Ban(
-                user_id=row[7],
-                reason=row[8],
-                banned_by=row[9],
-                banned_at=row[10],
-                notified=row[11] is not None,
-            )
-        return UserState(user=user, conversation=conversation, ban=ban)
+        if row[10] is not None:
+            conversation = Conversation(user_id=user_id, topic_id=row[10], active=bool(row[11]))
+        return UserState(
+            user=None if row[0] is None else _user(row[0:5]),
+            conversation=conversation,
+            ban=None if row[5] is None else _ban(row[5:10]),
+            offline_notice_for=row[12],
+        )
 
     async def set_user_language(
         self, user_id: int, language_code: str | None, *, commit: bool = True
@@ -493,15 +472,7 @@ class Database:
             """,
             (user_id,),
         )
-        if row is None:
-            return None
-        return Ban(
-            user_id=row[0],
-            reason=row[1],
-            banned_by=row[2],
-            banned_at=row[3],
-            notified=row[4] is not None,
-        )
+        return None if row is None else _ban(row)
 
     async def mark_ban_notified(self, user_id: int, *, commit: bool = True) -> None:
         """The banned user has been told (BANNED_TEXT): not again during this ban."""
@@ -561,13 +532,6 @@ class Database:
             """,
             (user_id,),
         )
-
-    async def get_offline_notice(self, user_id: int) -> str | None:
-        """The closed period the user was last told about (OFFLINE_TEXT), as stored."""
-        row = await self._fetchone(
-            "SELECT offline_notice_for FROM conversations WHERE user_id = ?", (user_id,)
-        )
-        return None if row is None else row[0]
 
     async def set_offline_notice(self, user_id: int, period: str, *, commit: bool = True) -> None:
         """Record that the user was told about the closed period `period` (any stable text)."""
@@ -1219,6 +1183,24 @@ class Database:
             """,
             (f"-{older_than_seconds:.3f} seconds",),
         )
+
+
+def _user(row: Sequence[Any]) -> User:
+    """A `User` from user_id, username, first_name, last_name, language_code."""
+    return User(
+        user_id=row[0], username=row[1], first_name=row[2], last_name=row[3], language_code=row[4]
+    )
+
+
+def _ban(row: Sequence[Any]) -> Ban:
+    """A `Ban` from user_id, reason, banned_by, banned_at, notified_at."""
+    return Ban(
+        user_id=row[0],
+        reason=row[1],
+        banned_by=row[2],
+        banned_at=row[3],
+        notified=row[4] is not None,
+    )
 
 
 async def _join_worker(conn: aiosqlite.Connection) -> None:

@@ -94,6 +94,8 @@ class UserState:
     user: User | None
     conversation: Conversation | None
     ban: Ban | None
+    # The closed period the user was last told about with OFFLINE_TEXT (see the relay).
+    offline_notice_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

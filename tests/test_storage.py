@@ -721,6 +721,9 @@ async def test_user_state_reads_profile_conversation_and_ban_at_once(db: Databas
     assert state.user == User(5, "eve", "Eve", None, "ru")
     assert state.conversation == Conversation(5, 77, False)
     assert state.ban is None
+    assert state.offline_notice_for is None
+    await db.set_offline_notice(5, "2026-11-27T18:00:00+01:00")
+    assert (await db.get_user_state(5)).offline_notice_for == "2026-11-27T18:00:00+01:00"
 
     assert await db.ban_user(5, reason="spam", banned_by=9)
     assert not await db.ban_user(5, reason="again", banned_by=9)

@@ -146,7 +146,7 @@ class Relay:
             else:
                 reply_to = await self._reply_target(message, self._group)
                 await self._relay_single(route, message, reply_to)
-            await self._tell_if_offline(user, message)
+            await self._tell_if_offline(user, message, state.offline_notice_for)
 
     async def user_edit(self, message: Message) -> None:
         """A user edited a message: update its copy in the topic."""
@@ -181,17 +181,17 @@ class Relay:
         """The user blocked or unblocked the bot: say so in their topic, if they have one."""
         old, new = event.old_chat_member.status, event.new_chat_member.status
         if new == ChatMemberStatus.KICKED and old != ChatMemberStatus.KICKED:
-            note = what = "blocked"
+            blocked = True
         elif old == ChatMemberStatus.KICKED and new == ChatMemberStatus.MEMBER:
-            note = what = "unblocked"
+            blocked = False
         else:
             return
-        logger.info("User %d %s the bot", event.chat.id, what)
+        logger.info("User %d %s the bot", event.chat.id, "blocked" if blocked else "unblocked")
         conversation = await self._db.get_conversation(event.chat.id)
         if conversation is not None:
             lang = await self._texts_of(event.chat.id)
-            note_text = lang.user_blocked if note == "blocked" else lang.user_unblocked
-            await self._note_in_topic(conversation.topic_id, note_text)
+            note = lang.user_blocked if blocked else lang.user_unblocked
+            await self._note_in_topic(conversation.topic_id, note)
 
     # ============================================================================================
     # The operators' side: the forum group
@@ -954,15 +954,18 @@ class Relay:
             await self._send_configured_text(user.id, text)
         await self._db.mark_ban_notified(user.id)
 
-    async def _tell_if_offline(self, user: User, message: Message) -> None:
-        """Outside working hours: OFFLINE_TEXT, once per conversation per closed period."""
+    async def _tell_if_offline(self, user: User, message: Message, told_for: str | None) -> None:
+        """Outside working hours: OFFLINE_TEXT, once per conversation per closed period.
+
+        `told_for`: the period the user was last told about, as read before relaying.
+        """
         if self._hours is None:
             return
         closed_since = self._hours.closed_since(message.date)
         if closed_since is None:
             return
         period = closed_since.isoformat()
-        if await self._db.get_offline_notice(user.id) == period:
+        if told_for == period:
             return
         text = self.user_text("offline", user.language_code)
         if text:
