@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import math
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiosqlite
 
-from storage._sqlite import rollback
+from storage._sqlite import rollback, run
 from storage.errors import (
     NotConnectedError,
     StorageError,
@@ -39,6 +41,8 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 @dataclass(eq=False)
 class _Transaction:
@@ -47,6 +51,14 @@ class _Transaction:
     task: asyncio.Task[Any] | None
     # SQLite rolled it back on its own after an error inside it (see TransactionAbortedError).
     aborted: bool = False
+
+
+@dataclass(eq=False)
+class _Write:
+    """A write waiting for the next group commit, and the caller waiting for its outcome."""
+
+    apply: Callable[[sqlite3.Connection], Any]
+    outcome: asyncio.Future[Any]
 
 
 class Database:
@@ -68,6 +80,15 @@ class Database:
           `commit=True`, because leaving an uncommitted write on the shared connection would let
           an unrelated task's COMMIT publish it (or its ROLLBACK discard it). Reads by other tasks
           wait too, so they never see another task's uncommitted writes.
+
+        Writes made outside any transaction are committed in groups: while one group is being
+        written (a commit waits for the disk), the writes of other tasks gather, and the next
+        commit takes them all, each in its own savepoint. A call still returns only once its
+        write is on disk, and a write that fails (a constraint) is undone alone and raises in
+        its caller; only an error that makes SQLite abandon the whole transaction (disk full,
+        I/O) fails the group, each caller with that error. One disk flush then serves many
+        messages at once, which is what keeps a burst of messages from queueing behind one
+        flush each.
 
         A `transaction()` opened inside a transaction by its owner is a SAVEPOINT inside it: when
         the inner block raises, only its own writes are undone (and the error propagates); when
@@ -100,6 +121,9 @@ class Database:
         self._tx_var: ContextVar[_Transaction | None] = ContextVar(
             f"storage.Database({self.path!r}).transaction", default=None
         )
+        # Writes from outside any transaction, waiting for the group commit (`_write`).
+        self._writes: list[_Write] = []
+        self._committer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._conn is not None else "not connected"
@@ -174,6 +198,8 @@ class Database:
             return
         if self._owned_transaction() is not None:
             raise StorageError("close() cannot be called inside a transaction")
+        while self._committer is not None:  # writes already made are committed first
+            await asyncio.shield(self._committer)
         async with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -299,13 +325,16 @@ class Database:
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
+        self._warn_if_waiting_for_own_transaction()
+        async with self._lock:
+            yield
+
+    def _warn_if_waiting_for_own_transaction(self) -> None:
         if self._lock.locked() and self._tx is not None and self._tx_var.get() is self._tx:
             logger.warning(
                 "A task started inside a transaction is waiting for that transaction to end; "
                 "if the transaction awaits this task, neither will ever finish"
             )
-        async with self._lock:
-            yield
 
     @asynccontextmanager
     async def _access(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -339,13 +368,68 @@ class Database:
 
     async def _execute(self, sql: str, parameters: Sequence[Any] = ()) -> int:
         """Run one write statement; return the number of rows it changed."""
-        async with self._access() as conn:
-            cursor = await conn.execute(sql, parameters)
-            return cursor.rowcount
+        return await self._write(lambda conn: conn.execute(sql, parameters).rowcount)
 
     async def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._access() as conn:
-            return list(await conn.execute_fetchall(sql, parameters))
+            return await run(conn, lambda c: c.execute(sql, parameters).fetchall())
+
+    async def _write(self, apply: Callable[[sqlite3.Connection], T]) -> T:
+        """Apply a write atomically (`apply` runs its statements on the database thread).
+
+        Inside the caller's transaction it is a savepoint of it; otherwise it joins the next
+        group commit (see the class docstring) and returns once that is on disk.
+        """
+        if self._owned_transaction() is not None:
+            async with self._access() as conn:
+                return await run(conn, functools.partial(_atomically, apply))
+        self._connection()
+        self._warn_if_waiting_for_own_transaction()
+        write = _Write(apply, asyncio.get_running_loop().create_future())
+        self._writes.append(write)
+        if self._committer is None:
+            # A context of its own: the committer serves every task, and belongs to none of
+            # their transactions or log contexts.
+            self._committer = asyncio.create_task(
+                self._commit_writes(), name="storage-group-commit", context=contextvars.Context()
+            )
+        result: T = await write.outcome
+        return result
+
+    async def _commit_writes(self) -> None:
+        """Commit the waiting writes, a group at a time, until none are left."""
+        try:
+            while self._writes:
+                async with self._lock:
+                    writes = [write for write in self._writes if not write.outcome.done()]
+                    self._writes = []  # callers cancelled before their group began drop out
+                    if writes:
+                        await self._commit_group(writes)
+        finally:
+            self._committer = None
+
+    async def _commit_group(self, writes: list[_Write]) -> None:
+        try:
+            outcomes = await run(
+                self._connection(),
+                functools.partial(_apply_group, [write.apply for write in writes]),
+            )
+        except Exception as error:  # nothing of the group was committed
+            for write in writes:
+                if not write.outcome.done():
+                    write.outcome.set_exception(error)
+            return
+        except BaseException:  # cancelled (the loop is shutting down): the outcome is unknown
+            for write in writes:
+                write.outcome.cancel()
+            raise
+        for write, (ok, value) in zip(writes, outcomes, strict=True):
+            if write.outcome.done():
+                continue
+            if ok:
+                write.outcome.set_result(value)
+            else:
+                write.outcome.set_exception(value)
 
     async def _fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._fetchall(sql, parameters)
@@ -616,17 +700,8 @@ class Database:
         `direction` must be "user" or "operator" (else `sqlite3.IntegrityError`, from a CHECK).
         `commit`: see the class docstring.
         """
-        # ON CONFLICT, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that
-        # breaks the CHECK on direction.
         await self._execute(
-            """
-            INSERT INTO messages (
-                user_id, direction, chat_id, message_id, content_type,
-                text, caption, file_id, payload_json
-            )
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (chat_id, message_id) DO NOTHING
-            """,
+            _LOG_MESSAGE,
             (
                 user_id,
                 direction,
@@ -656,20 +731,51 @@ class Database:
         different message in the same chat adds only the way back from that message.
         `commit`: see the class docstring.
         """
-        # One statement for both rows: atomic on its own, one trip to the database thread.
         await self._execute(
-            """
-            INSERT INTO message_links (
-                source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
-            )
-            VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
-            ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
-            """,
-            (
-                *(source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
-                *(target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
+            _LOG_LINK,
+            _link_parameters(
+                user_id, source_chat_id, source_message_id, target_chat_id, target_message_id
             ),
         )
+
+    async def log_relayed_message(
+        self,
+        *,
+        user_id: int,
+        direction: str,
+        chat_id: int,
+        message_id: int,
+        content_type: str,
+        text: str | None,
+        caption: str | None,
+        file_id: str | None,
+        payload_json: str | None,
+        target_chat_id: int,
+        target_message_id: int,
+    ) -> None:
+        """`log_message` and `log_message_link` (from the message to its copy) as one write.
+
+        Atomic, and one trip to the database thread; outside a transaction it is on disk when it
+        returns, inside the caller's transaction it is a savepoint of it.
+        """
+        message = (
+            user_id,
+            direction,
+            chat_id,
+            message_id,
+            content_type,
+            text,
+            caption,
+            file_id,
+            payload_json,
+        )
+        link = _link_parameters(user_id, chat_id, message_id, target_chat_id, target_message_id)
+
+        def log(conn: sqlite3.Connection) -> None:
+            conn.execute(_LOG_MESSAGE, message)
+            conn.execute(_LOG_LINK, link)
+
+        await self._write(log)
 
     async def find_linked_message_id(
         self,
@@ -1029,20 +1135,24 @@ class Database:
         """
         if not items:
             return []
-        added: list[int] = []
-        async with self.transaction():
-            for update_id, queue_key, payload in items:
-                inserted = await self._execute(
+        rows = list(items)
+
+        def add(conn: sqlite3.Connection) -> list[int]:
+            added: list[int] = []
+            for update_id, queue_key, payload in rows:
+                inserted = conn.execute(
                     """
                     INSERT INTO inbox (update_id, queue_key, payload)
                     VALUES (?, ?, ?)
                     ON CONFLICT (update_id) DO NOTHING
                     """,
                     (update_id, queue_key, payload),
-                )
+                ).rowcount
                 if inserted:
                     added.append(update_id)
-        return added
+            return added
+
+        return await self._write(add)
 
     async def inbox_pending(self, *, limit: int | None = None) -> list[InboxItem]:
         """Pending updates, oldest update_id first (at most `limit`, if given)."""
@@ -1201,6 +1311,80 @@ def _ban(row: Sequence[Any]) -> Ban:
         banned_at=row[3],
         notified=row[4] is not None,
     )
+
+
+# ON CONFLICT, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that breaks the
+# CHECK on direction.
+_LOG_MESSAGE = """
+    INSERT INTO messages (
+        user_id, direction, chat_id, message_id, content_type, text, caption, file_id, payload_json
+    )
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (chat_id, message_id) DO NOTHING
+"""
+
+# One statement for both directions of a link: atomic on its own.
+_LOG_LINK = """
+    INSERT INTO message_links (
+        source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
+    )
+    VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
+    ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
+"""
+
+
+def _link_parameters(
+    user_id: int,
+    source_chat_id: int,
+    source_message_id: int,
+    target_chat_id: int,
+    target_message_id: int,
+) -> tuple[int, ...]:
+    """The parameters of `_LOG_LINK`: the way there and the way back."""
+    return (
+        *(source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
+        *(target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
+    )
+
+
+def _atomically(apply: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    """Run `apply` in a savepoint of the open transaction: all of its statements or none."""
+    conn.execute("SAVEPOINT write")
+    try:
+        result = apply(conn)
+    except BaseException:
+        if conn.in_transaction:  # else SQLite abandoned the whole transaction already
+            conn.execute("ROLLBACK TO write")
+            conn.execute("RELEASE write")
+        raise
+    conn.execute("RELEASE write")
+    return result
+
+
+def _apply_group(
+    writes: list[Callable[[sqlite3.Connection], Any]], conn: sqlite3.Connection
+) -> list[tuple[bool, Any]]:
+    """One transaction for a group of writes, on the database thread: `(ok, result or error)`.
+
+    A write that fails is undone alone (its savepoint) and the others commit; an error after
+    which SQLite is no longer in the transaction leaves nothing to commit and is raised.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes: list[tuple[bool, Any]] = []
+        for apply in writes:
+            try:
+                outcomes.append((True, _atomically(apply, conn)))
+            except Exception as error:
+                if not conn.in_transaction:
+                    raise
+                outcomes.append((False, error))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 async def _join_worker(conn: aiosqlite.Connection) -> None:

@@ -96,38 +96,36 @@ def query_plan(path: Path, sql: str) -> list[str]:
         return [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
 
 
+MESSAGE_DEFAULTS: dict[str, Any] = {
+    "user_id": USER,
+    "direction": "user",
+    "chat_id": USER,
+    "message_id": 1,
+    "content_type": "text",
+    "text": "hello",
+    "caption": None,
+    "file_id": None,
+    "payload_json": None,
+}
+
+
 async def log_message(db: Database, **overrides: Any) -> None:
     """`db.log_message` with defaults for the fields a test does not care about."""
-    fields: dict[str, Any] = {
-        "user_id": USER,
-        "direction": "user",
-        "chat_id": USER,
-        "message_id": 1,
-        "content_type": "text",
-        "text": "hello",
-        "caption": None,
-        "file_id": None,
-        "payload_json": None,
-    }
-    fields.update(overrides)
-    await db.log_message(**fields)
+    await db.log_message(**{**MESSAGE_DEFAULTS, **overrides})
+
+
+async def log_relayed_message(
+    db: Database, *, target_chat_id: int, target_message_id: int | None, **overrides: Any
+) -> None:
+    """`db.log_relayed_message` with the defaults of `log_message`."""
+    await db.log_relayed_message(
+        **{**MESSAGE_DEFAULTS, **overrides},
+        target_chat_id=target_chat_id,
+        target_message_id=target_message_id,  # type: ignore[arg-type]  # None: a broken write
+    )
 
 
 async def log_user_message(db: Database, **overrides: Any) -> None:
     """`db.log_user_message` with defaults for the fields a test does not care about."""
-    fields: dict[str, Any] = {
-        "user_id": USER,
-        "username": "@ann",
-        "first_name": "Ann",
-        "last_name": None,
-        "direction": "user",
-        "chat_id": USER,
-        "message_id": 1,
-        "content_type": "text",
-        "text": "hello",
-        "caption": None,
-        "file_id": None,
-        "payload_json": None,
-    }
-    fields.update(overrides)
-    await db.log_user_message(**fields)
+    profile = {"username": "@ann", "first_name": "Ann", "last_name": None}
+    await db.log_user_message(**{**MESSAGE_DEFAULTS, **profile, **overrides})

@@ -4,6 +4,7 @@ and its edits, whole links, and every part linked to a message."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from storage import Conversation, Database, LoggedMessage, MessageLink
 from tests.storage_helpers import (
     USER,
+    committed,
     log_message,
+    log_relayed_message,
     query_plan,
     statements_run_by,
 )
@@ -166,6 +169,43 @@ async def test_find_message_link_names_the_chat_and_the_user_both_ways(db: Datab
         await db.find_message_link(source_chat_id=USER, source_message_id=7, target_chat_id=-5)
         is None
     )
+
+
+async def relayed(db: Database, *, target_message_id: int | None = 70) -> None:
+    await log_relayed_message(
+        db, message_id=7, target_chat_id=GROUP, target_message_id=target_message_id
+    )
+
+
+async def test_log_relayed_message_logs_the_message_and_links_it_both_ways(
+    db: Database, path: Path
+) -> None:
+    await relayed(db)
+
+    assert committed(path, "SELECT chat_id, message_id, text FROM messages") == [(USER, 7, "hello")]
+    assert (
+        await db.find_linked_message_id(
+            source_chat_id=USER, source_message_id=7, target_chat_id=GROUP
+        )
+        == 70
+    )
+    assert (
+        await db.find_linked_message_id(
+            source_chat_id=GROUP, source_message_id=70, target_chat_id=USER
+        )
+        == 7
+    )
+    await relayed(db)  # again, as a retried update would: nothing new
+    assert committed(path, "SELECT count(*) FROM message_links") == [(2,)]
+
+
+async def test_log_relayed_message_that_fails_leaves_neither_row(db: Database, path: Path) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        # The message is logged first; the link then breaks NOT NULL.
+        await relayed(db, target_message_id=None)
+
+    assert committed(path, "SELECT count(*) FROM messages") == [(0,)]
+    assert committed(path, "SELECT count(*) FROM message_links") == [(0,)]
 
 
 # --- every part linked to a message ------------------------------------------------------------

@@ -16,7 +16,7 @@ from aiogram.types import Message
 from bot.relay import content
 from bot.relay.transcript import render_transcript, transcript_filename
 from storage import Database, LoggedMessage, MessageLink, User
-from tests.storage_helpers import ISO_UTC, USER, log_message, write_directly
+from tests.storage_helpers import ISO_UTC, MESSAGE_DEFAULTS, USER, log_message, write_directly
 
 GROUP = -1001234567890
 TOPIC = 42
@@ -30,20 +30,8 @@ NOON = 1714564800
 
 def entry(**overrides: Any) -> LoggedMessage:
     """A logged user text message, with the fields a test cares about overridden."""
-    fields: dict[str, Any] = {
-        "user_id": USER,
-        "direction": "user",
-        "chat_id": USER,
-        "message_id": 1,
-        "content_type": "text",
-        "text": "hello",
-        "caption": None,
-        "file_id": None,
-        "payload_json": None,
-        "created_at": "2024-05-01T12:00:00.000Z",
-    }
-    fields.update(overrides)
-    return LoggedMessage(**fields)
+    created = {"created_at": "2024-05-01T12:00:00.000Z"}
+    return LoggedMessage(**{**MESSAGE_DEFAULTS, **created, **overrides})
 
 
 def operator(message_id: int, text: str | None = "hi", **payload: Any) -> LoggedMessage:

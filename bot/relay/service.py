@@ -21,7 +21,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus, ContentType
@@ -52,6 +52,30 @@ UserText = Literal["welcome", "closed", "banned", "offline"]
 
 # Telegram's colours for topic icons; a user's topic gets one picked by their id.
 TOPIC_ICON_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
+
+
+class _LoggedFields(TypedDict):
+    """What the conversation's log keeps of a message (`Database.log_message`'s fields)."""
+
+    chat_id: int
+    message_id: int
+    content_type: str
+    text: str | None
+    caption: str | None
+    file_id: str | None
+    payload_json: str | None
+
+
+def _logged_fields(source: Message) -> _LoggedFields:
+    return {
+        "chat_id": source.chat.id,
+        "message_id": source.message_id,
+        "content_type": content.kind(source),
+        "text": source.text,
+        "caption": source.caption,
+        "file_id": content.file_id(source),
+        "payload_json": content.payload_json(source),
+    }
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
@@ -657,9 +681,7 @@ class Relay:
         await self._link(route, source, message_id)
         return message_id
 
-    async def _link(
-        self, route: _Route, source: Message, target_message_id: int, *, commit: bool = True
-    ) -> None:
+    async def _link(self, route: _Route, source: Message, target_message_id: int) -> None:
         """Record that `target_message_id` in the route's chat stands for `source`."""
         await self._db.log_message_link(
             user_id=route.user_id,
@@ -667,15 +689,18 @@ class Relay:
             source_message_id=source.message_id,
             target_chat_id=route.dest.chat_id,
             target_message_id=target_message_id,
-            commit=commit,
         )
 
     async def _record(self, route: _Route, source: Message, target_message_id: int) -> None:
         """Log the source message and link it to what stands for it in the other chat."""
         # The user's profile row is already current: _open_conversation wrote it if it changed.
-        async with self._db.transaction():
-            await self._log(route.user_id, route.direction, source, commit=False)
-            await self._link(route, source, target_message_id, commit=False)
+        await self._db.log_relayed_message(
+            user_id=route.user_id,
+            direction=route.direction,
+            **_logged_fields(source),
+            target_chat_id=route.dest.chat_id,
+            target_message_id=target_message_id,
+        )
         # Once per copy: a retried update finds the link and does not come here again.
         self._metrics.message_relayed(route.direction, content.kind(source))
         logs.bind(user_id=route.user_id, topic_id=route.topic_id)
@@ -693,26 +718,10 @@ class Relay:
     # ============================================================================================
 
     async def _log(
-        self,
-        user_id: int,
-        direction: Literal["user", "operator"],
-        source: Message,
-        *,
-        commit: bool = True,
+        self, user_id: int, direction: Literal["user", "operator"], source: Message
     ) -> None:
         """Record a message in the conversation's log (ignored when recorded already)."""
-        await self._db.log_message(
-            user_id=user_id,
-            direction=direction,
-            chat_id=source.chat.id,
-            message_id=source.message_id,
-            content_type=content.kind(source),
-            text=source.text,
-            caption=source.caption,
-            file_id=content.file_id(source),
-            payload_json=content.payload_json(source),
-            commit=commit,
-        )
+        await self._db.log_message(user_id=user_id, direction=direction, **_logged_fields(source))
 
     async def _mirror_edit(self, route: _Route, edited: Message, copy_id: int) -> None:
         """Apply an edit to the copy; when that cannot be done, post the new version."""
