@@ -87,7 +87,11 @@ async def _run_bot(
 
     # Long-lived objects reach handlers as Dispatcher keyword arguments (aiogram's DI).
     relay = Relay(bot=bot, db=db, settings=settings, identity=identity, metrics=metrics)
-    dispatcher = Dispatcher(db=db, settings=settings, identity=identity, relay=relay)
+    # No FSM: the bot keeps no per-chat dialogue state, and aiogram's FSM middleware would
+    # look a state up for every update.
+    dispatcher = Dispatcher(
+        disable_fsm=True, db=db, settings=settings, identity=identity, relay=relay
+    )
     dispatcher.include_router(setup_routers(settings))
     engine = DeliveryEngine(
         db=db,

@@ -12,14 +12,14 @@ from aiogram.types import Message
 from bot.config import Settings
 from bot.relay.commands import Command as CommandName
 from bot.relay.commands import OperatorCommands
-from handlers.filters import in_chat
+from handlers.filters import in_chat, looks_like_command
 
 KNOWN = get_args(CommandName)
 
 
 def create_router(settings: Settings) -> Router:
     router = Router(name=__name__)
-    router.message.filter(in_chat(settings.OPERATOR_CHAT_ID))
+    router.message.filter(in_chat(settings.OPERATOR_CHAT_ID), looks_like_command)
     # Command() also checks a "/info@name" mention against the bot's own username.
     router.message.register(on_command, Command(*KNOWN))
     router.message.register(on_unknown_command, Command(re.compile(r"[A-Za-z0-9_]+")))

@@ -41,3 +41,12 @@ async def topic_closed(message: Message) -> bool:
 
 async def topic_reopened(message: Message) -> bool:
     return message.forum_topic_reopened is not None
+
+
+async def looks_like_command(message: Message) -> bool:
+    """Text or caption starting with "/" (after blanks, as aiogram's `Command` reads it).
+
+    Cheap, so that the operators' ordinary messages skip `Command`'s parsing.
+    """
+    written = message.text or message.caption
+    return written is not None and written.lstrip().startswith("/")
