@@ -480,7 +480,7 @@ class Relay:
             await self._ensure_full_text(route, source, main)
 
     async def _copy(self, route: _Route, source: Message, reply_to: int | None) -> _Copied | None:
-        """copyMessage, else forwardMessage; None when Telegram refuses both."""
+        """copyMessage, else (a user's message only) forwardMessage; None when refused."""
         dest = route.dest
         caption: str | None = None
         entities: list[MessageEntity] | None = None
@@ -517,6 +517,16 @@ class Relay:
                 return _Copied(await dest.call(copy), True)
             except TelegramBadRequest as error:
                 refusal = error
+        if route.direction == "operator":
+            # A forward would show the operator's name: operators answer as the bot, always.
+            logger.info(
+                "Cannot copy %s message %d of chat %d (%s); not forwarding an operator's message",
+                content.kind(source),
+                source.message_id,
+                source.chat.id,
+                refusal.message,
+            )
+            return None
         logger.info(
             "Cannot copy %s message %d of chat %d (%s); forwarding it",
             content.kind(source),
