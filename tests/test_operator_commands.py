@@ -141,8 +141,10 @@ async def test_the_answer_follows_the_operators_language(desk: Desk) -> None:
     desk.fake.add_member(desk.group, ivan, status="administrator")
 
     answer = await command(desk, "/unban", topic_id=topic_id, operator=ivan)
+    stats = await command(desk, "/stats", topic_id=None, operator=ivan)
 
     assert answer["text"] == RUSSIAN.not_banned
+    assert stats["text"].startswith("📊 Поддержка\nОткрытых обращений: ")
 
 
 # --- /close -----------------------------------------------------------------------------------

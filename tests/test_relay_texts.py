@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import string
+
 import pytest
 from aiogram.types import Message, MessageEntity, User
 
@@ -123,3 +126,22 @@ def test_the_file_of_a_message() -> None:
         )
         is None
     )
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+OTHER_LANGUAGES = [t for t in texts.LANGUAGES.values() if t is not texts.ENGLISH]
+
+
+@pytest.mark.parametrize("language", OTHER_LANGUAGES, ids=[t.language for t in OTHER_LANGUAGES])
+def test_every_language_fills_the_same_placeholders_as_english(language: texts.Texts) -> None:
+    for field in dataclasses.fields(texts.Texts):
+        english, other = getattr(texts.ENGLISH, field.name), getattr(language, field.name)
+        if isinstance(english, str):
+            assert placeholders(other) == placeholders(english), field.name
+        elif isinstance(english, dict):
+            assert other.keys() == english.keys(), field.name
+        else:
+            assert len(other) == len(english), field.name

@@ -21,6 +21,7 @@ from bot.relay.stats import (
     format_stats,
     median_duration,
 )
+from bot.relay.texts import RUSSIAN
 from storage import Database, ReplyWait
 from tests.storage_helpers import USER, query_plan, statements_run_by, write_directly
 
@@ -374,6 +375,19 @@ def test_format_stats_without_answers() -> None:
 def test_format_stats_with_one_answer_is_singular() -> None:
     text = format_stats(figures(median_first_reply=minutes(4), answered_waits=1))
     assert "<b>4 min</b> over 1 answered wait\n" in text
+
+
+def test_format_stats_in_russian() -> None:
+    assert format_stats(figures(unanswered_waits=2), RUSSIAN) == (
+        "📊 <b>Поддержка</b>\n"
+        "Открытых обращений: <b>3</b>\n"
+        "Новых обращений: <b>1</b> сегодня, <b>5</b> за 7 дней\n"
+        "Сообщений сегодня: <b>12</b> (от клиентов: 7, от операторов: 5)\n"
+        "Сообщений за 7 дней: <b>78</b> (от клиентов: 40, от операторов: 38)\n"
+        "Первый ответ, медиана за 7 дней: <b>1 ч 20 мин</b> (отвечено: 12), ещё без ответа: 2\n"
+        "<i>Сегодня: с 00:00 Europe/Berlin.</i>"
+    )
+    assert format_duration(timedelta(days=1, hours=3), RUSSIAN) == "1 д 3 ч"
 
 
 def test_format_stats_uses_only_telegram_html_tags() -> None:

@@ -117,7 +117,7 @@ class OperatorCommands:
             await self._answer(message, lang.usage.format(usage=USAGE[command]))
             return
         if command == "stats":
-            await self._stats(message)
+            await self._stats(message, lang)
             return
         if command == "help":
             await self._answer(message, self.help_text(lang))
@@ -261,9 +261,9 @@ class OperatorCommands:
         )
         logger.info("Transcript of user %d: %d messages", user_id, len(messages))
 
-    async def _stats(self, message: Message) -> None:
+    async def _stats(self, message: Message, lang: texts.Texts) -> None:
         stats = await collect_stats(self._db, now=datetime.now(UTC), timezone=self._timezone)
-        await self._answer(message, format_stats(stats))
+        await self._answer(message, format_stats(stats, lang))
 
     async def _answer(self, message: Message, text: str) -> None:
         """A reply to the command, in its topic (or General)."""

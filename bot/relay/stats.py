@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.relay.texts import ENGLISH, Texts
 from storage import Database
 
 WEEK = timedelta(days=7)
@@ -114,57 +115,57 @@ def median_duration(durations: list[timedelta]) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-def format_duration(duration: timedelta | None) -> str:
+def format_duration(duration: timedelta | None, texts: Texts = ENGLISH) -> str:
     """A duration as a person says it: "45 s", "4 min", "1 h 20 min", "2 d 3 h"; "—" for None.
 
-    From a minute on, rounded to the nearest minute (from a day on, to the nearest hour).
+    From a minute on, rounded to the nearest minute (from a day on, to the nearest hour). The
+    units are those of `texts`' language.
     """
     if duration is None:
         return "—"
+    s, m, h, d = texts.duration_units
     seconds = max(duration.total_seconds(), 0.0)
     if seconds < 59.5:
-        return f"{round(seconds)} s"
+        return f"{round(seconds)} {s}"
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return f"{minutes} {m}"
     if minutes < 24 * 60:
         hours, minutes = divmod(minutes, 60)
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return f"{hours} {h} {minutes} {m}" if minutes else f"{hours} {h}"
     days, hours = divmod(round(minutes / 60), 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{days} {d} {hours} {h}" if hours else f"{days} {d}"
 
 
-def format_stats(stats: DeskStats) -> str:
-    """The figures as a short Telegram HTML message."""
+def format_stats(stats: DeskStats, texts: Texts = ENGLISH) -> str:
+    """The figures as a short Telegram HTML message, in `texts`' language."""
     if stats.median_first_reply is None:
-        first_reply = "<b>—</b> (no answers to time)"
+        first_reply = texts.stats_no_answers
     else:
-        first_reply = (
-            f"<b>{format_duration(stats.median_first_reply)}</b> "
-            f"over {_plural(stats.answered_waits, 'answered wait')}"
+        answered = (
+            texts.stats_answered_one if stats.answered_waits == 1 else texts.stats_answered_many
+        )
+        first_reply = texts.stats_first_reply.format(
+            duration=format_duration(stats.median_first_reply, texts),
+            answered=answered.format(count=stats.answered_waits),
         )
     if stats.unanswered_waits:
-        first_reply += f", {stats.unanswered_waits} not answered yet"
-    return "\n".join(
-        [
-            "📊 <b>Support desk</b>",
-            f"Open conversations: <b>{stats.open_conversations}</b>",
-            f"New conversations: <b>{stats.new_conversations_today}</b> today, "
-            f"<b>{stats.new_conversations_week}</b> in 7 days",
-            f"Messages today: {_messages(stats.messages_today)}",
-            f"Messages in 7 days: {_messages(stats.messages_week)}",
-            f"First reply, median over 7 days: {first_reply}",
-            f"<i>Today: since 00:00 {html.escape(stats.timezone)}.</i>",
-        ]
+        first_reply += texts.stats_unanswered.format(count=stats.unanswered_waits)
+    return texts.stats.format(
+        open=stats.open_conversations,
+        new_today=stats.new_conversations_today,
+        new_week=stats.new_conversations_week,
+        messages_today=_messages(stats.messages_today, texts),
+        messages_week=_messages(stats.messages_week, texts),
+        first_reply=first_reply,
+        timezone=html.escape(stats.timezone),
     )
 
 
-def _messages(counts: MessageCounts) -> str:
-    return f"<b>{counts.total}</b> ({counts.user} from users, {counts.operator} from operators)"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def _messages(counts: MessageCounts, texts: Texts) -> str:
+    return texts.stats_messages.format(
+        total=counts.total, user=counts.user, operator=counts.operator
+    )
 
 
 def _parse(timestamp: str) -> datetime:

@@ -83,6 +83,16 @@ class Texts:
     help_always_open: str
     command_descriptions: dict[str, str]
     start_description: str
+    # /stats (see bot.relay.stats).
+    stats: str  # {open} {new_today} {new_week} {messages_today} {messages_week} ...
+    #             {first_reply} {timezone}
+    stats_messages: str  # {total} {user} {operator}
+    stats_first_reply: str  # {duration} {answered}
+    stats_answered_one: str  # {count}
+    stats_answered_many: str  # {count}
+    stats_no_answers: str
+    stats_unanswered: str  # {count}
+    duration_units: tuple[str, str, str, str]  # seconds, minutes, hours, days
 
     def user_card(self, user: User) -> str:
         """The first message of a user's topic: who this is, for the operators."""
@@ -207,6 +217,22 @@ ENGLISH = Texts(
         "help": "What the bot does and its commands",
     },
     start_description="Start a conversation with support",
+    stats=(
+        "📊 <b>Support desk</b>\n"
+        "Open conversations: <b>{open}</b>\n"
+        "New conversations: <b>{new_today}</b> today, <b>{new_week}</b> in 7 days\n"
+        "Messages today: {messages_today}\n"
+        "Messages in 7 days: {messages_week}\n"
+        "First reply, median over 7 days: {first_reply}\n"
+        "<i>Today: since 00:00 {timezone}.</i>"
+    ),
+    stats_messages="<b>{total}</b> ({user} from users, {operator} from operators)",
+    stats_first_reply="<b>{duration}</b> {answered}",
+    stats_answered_one="over {count} answered wait",
+    stats_answered_many="over {count} answered waits",
+    stats_no_answers="<b>—</b> (no answers to time)",
+    stats_unanswered=", {count} not answered yet",
+    duration_units=("s", "min", "h", "d"),
 )
 
 RUSSIAN = Texts(
@@ -305,6 +331,23 @@ RUSSIAN = Texts(
         "help": "Что делает бот и его команды",
     },
     start_description="Написать в поддержку",
+    stats=(
+        "📊 <b>Поддержка</b>\n"
+        "Открытых обращений: <b>{open}</b>\n"
+        "Новых обращений: <b>{new_today}</b> сегодня, <b>{new_week}</b> за 7 дней\n"
+        "Сообщений сегодня: {messages_today}\n"
+        "Сообщений за 7 дней: {messages_week}\n"
+        "Первый ответ, медиана за 7 дней: {first_reply}\n"
+        "<i>Сегодня: с 00:00 {timezone}.</i>"
+    ),
+    stats_messages="<b>{total}</b> (от клиентов: {user}, от операторов: {operator})",
+    stats_first_reply="<b>{duration}</b> {answered}",
+    # "(отвечено: N)": no noun to agree with the number.
+    stats_answered_one="(отвечено: {count})",
+    stats_answered_many="(отвечено: {count})",
+    stats_no_answers="<b>—</b> (ответов ещё нет)",
+    stats_unanswered=", ещё без ответа: {count}",
+    duration_units=("с", "мин", "ч", "д"),
 )
 
 LANGUAGES = {"en": ENGLISH, "ru": RUSSIAN}
