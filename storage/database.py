@@ -681,6 +681,40 @@ class Database:
 
     # --- messages ------------------------------------------------------------------------------
 
+    # ON CONFLICT, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that breaks
+    # the CHECK on direction.
+    _LOG_MESSAGE: ClassVar[str] = """
+        INSERT INTO messages (
+            user_id, direction, chat_id, message_id, content_type,
+            text, caption, file_id, payload_json
+        )
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (chat_id, message_id) DO NOTHING
+    """
+
+    # One statement for both directions of a link: atomic on its own.
+    _LOG_LINK: ClassVar[str] = """
+        INSERT INTO message_links (
+            source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
+        )
+        VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
+        ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
+    """
+
+    @staticmethod
+    def _link_parameters(
+        user_id: int,
+        source_chat_id: int,
+        source_message_id: int,
+        target_chat_id: int,
+        target_message_id: int,
+    ) -> tuple[int, ...]:
+        """The parameters of `_LOG_LINK`: the way there and the way back."""
+        return (
+            *(source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
+            *(target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
+        )
+
     async def log_message(
         self,
         *,
@@ -701,7 +735,7 @@ class Database:
         `commit`: see the class docstring.
         """
         await self._execute(
-            _LOG_MESSAGE,
+            self._LOG_MESSAGE,
             (
                 user_id,
                 direction,
@@ -732,8 +766,8 @@ class Database:
         `commit`: see the class docstring.
         """
         await self._execute(
-            _LOG_LINK,
-            _link_parameters(
+            self._LOG_LINK,
+            self._link_parameters(
                 user_id, source_chat_id, source_message_id, target_chat_id, target_message_id
             ),
         )
@@ -769,11 +803,13 @@ class Database:
             file_id,
             payload_json,
         )
-        link = _link_parameters(user_id, chat_id, message_id, target_chat_id, target_message_id)
+        link = self._link_parameters(
+            user_id, chat_id, message_id, target_chat_id, target_message_id
+        )
 
         def log(conn: sqlite3.Connection) -> None:
-            conn.execute(_LOG_MESSAGE, message)
-            conn.execute(_LOG_LINK, link)
+            conn.execute(self._LOG_MESSAGE, message)
+            conn.execute(self._LOG_LINK, link)
 
         await self._write(log)
 
@@ -1313,40 +1349,6 @@ def _ban(row: Sequence[Any]) -> Ban:
     )
 
 
-# ON CONFLICT, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that breaks the
-# CHECK on direction.
-_LOG_MESSAGE = """
-    INSERT INTO messages (
-        user_id, direction, chat_id, message_id, content_type, text, caption, file_id, payload_json
-    )
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (chat_id, message_id) DO NOTHING
-"""
-
-# One statement for both directions of a link: atomic on its own.
-_LOG_LINK = """
-    INSERT INTO message_links (
-        source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
-    )
-    VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
-    ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
-"""
-
-
-def _link_parameters(
-    user_id: int,
-    source_chat_id: int,
-    source_message_id: int,
-    target_chat_id: int,
-    target_message_id: int,
-) -> tuple[int, ...]:
-    """The parameters of `_LOG_LINK`: the way there and the way back."""
-    return (
-        *(source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
-        *(target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
-    )
-
-
 def _atomically(apply: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
     """Run `apply` in a savepoint of the open transaction: all of its statements or none."""
     conn.execute("SAVEPOINT write")
@@ -1382,7 +1384,10 @@ def _apply_group(
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:  # the error that brought us here is the one to report
+                logger.exception("ROLLBACK of a group commit failed")
         raise
     return outcomes
 
