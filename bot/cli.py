@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(describe_validation_error(error), file=sys.stderr)
         return EXIT_CONFIG
+    except (OSError, UnicodeDecodeError) as error:  # the .env file: unreadable, or not UTF-8
+        print(f"error: cannot read the .env file: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.command == "backup":
         return _backup(settings, args.path, overwrite=args.force)
     configure_logging(

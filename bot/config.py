@@ -167,7 +167,7 @@ class Settings(BaseSettings):
         value = value.strip()
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
             raise ValueError(
                 f"{value!r} is not a time zone name like UTC, Europe/Berlin or America/New_York"
             ) from None

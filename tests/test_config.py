@@ -102,6 +102,7 @@ def test_missing_variables_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS input should be greater than or equal to 1"),
         ({"TIMEZONE": "Europe/Atlantis"}, "TIMEZONE 'Europe/Atlantis' is not a time zone name"),
         ({"TIMEZONE": "../etc/passwd"}, "TIMEZONE '../etc/passwd' is not a time zone name"),
+        ({"TIMEZONE": "Europe"}, "TIMEZONE 'Europe' is not a time zone name"),  # a folder
         ({"WORKING_HOURS": "9-18"}, "WORKING_HOURS: '9-18' is not 'Day HH:MM-HH:MM'"),
         ({"WORKING_HOURS": "Mon-Fry 09:00-18:00"}, "WORKING_HOURS: 'fry' in"),
         ({"NOTE_PREFIX": "#" * 33}, "NOTE_PREFIX string should have at most 32 characters"),
@@ -165,6 +166,15 @@ def test_python_m_bot_exits_2_with_one_line(
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"BOT_TOKEN=" + TOKEN.encode() + b"\nNAME=\xff\xfe\n")
+    result = run_bot(env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: cannot read the .env file: ")
 
 
 def test_python_m_bot_version(tmp_path: Path) -> None:
