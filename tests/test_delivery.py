@@ -10,10 +10,12 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiogram.types import Message
 
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
@@ -22,6 +24,7 @@ from bot.delivery.intake import Poller
 from storage import Database
 from tests.fake_telegram import FakeTelegram, Group, User
 from tests.harness import BotProcess, InProcessBot, free_port, settled_health
+from tests.relay_helpers import poll
 
 
 def welcomes(fake: FakeTelegram, user: User) -> list[dict[str, object]]:
@@ -316,7 +319,6 @@ async def test_a_dropped_connection_is_retried(
 async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: Path) -> None:
     """Regression: an error marking an update done killed its queue's worker for good."""
     from aiogram import Bot, Dispatcher, F
-    from aiogram.types import Message
 
     db = Database(tmp_path / "db.sqlite3")
     await db.connect()
@@ -348,26 +350,74 @@ async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: P
     try:
         await engine.accept([update(1, "one")])
         # Nothing else arrives in this conversation: the queue must recover on its own.
-        for _ in range(200):
-            if (await db.inbox_counts())["done"] == 1:
-                break
-            await asyncio.sleep(0.01)
+        await poll(_done(db, 1), "update 1 done")
         recovered = await db.inbox_counts()
         await engine.accept([update(2, "two")])
-        for _ in range(200):
-            if (await db.inbox_counts())["done"] == 2:
-                break
-            await asyncio.sleep(0.01)
+        await poll(_done(db, 2), "update 2 done")
         counts = await db.inbox_counts()
     finally:
         await engine.stop(1)
         await db.close()
         await bot.session.close()
-    # "one" was handled, its bookkeeping failed, so it was handled again (the relay's link
-    # check makes that harmless); the queue then went on to "two".
+    # "one" was handled once: only marking it done was tried again. The queue then went on.
     assert recovered == {"pending": 0, "failed": 0, "done": 1}
-    assert handled == ["one", "one", "two"]
+    assert handled == ["one", "two"]
     assert counts == {"pending": 0, "failed": 0, "done": 2}
+
+
+async def test_when_failed_attempts_cannot_be_counted_the_update_is_still_parked(
+    tmp_path: Path,
+) -> None:
+    """A handler that fails after sending something must not run forever when the inbox is
+    failing too (a full disk): the engine counts the attempts itself and gives up."""
+    from aiogram import Bot, Dispatcher
+
+    db = Database(tmp_path / "db.sqlite3")
+    await db.connect()
+    await db.init()
+    bot = Bot("123456:" + "a" * 35)
+    runs: list[int] = []
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def fail(message: Message) -> None:
+        runs.append(message.message_id)
+        raise TimeoutError("Telegram did not answer")
+
+    async def no_count(update_id: int, *, error: str) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    db.inbox_attempt_failed = no_count  # type: ignore[method-assign]
+    engine = DeliveryEngine(
+        db=db, bot=bot, dispatcher=dispatcher, max_attempts=3, backoff_base=0.01
+    )
+    chat = {"id": 7, "type": "private", "first_name": "A"}
+    try:
+        await engine.accept(
+            [{"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": chat, "text": "x"}}]
+        )
+        await poll(_parked(db), "the update parked")
+        await asyncio.sleep(0.1)  # time for more runs, were there any
+    finally:
+        await engine.stop(1)
+        await db.close()
+        await bot.session.close()
+    assert runs == [1, 1, 1]
+    assert engine.stats.parked == 1
+
+
+def _parked(db: Database) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return (await db.inbox_counts())["failed"] == 1
+
+    return probe
+
+
+def _done(db: Database, count: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return (await db.inbox_counts())["done"] == count
+
+    return probe
 
 
 async def test_an_update_that_does_not_decode_is_parked_without_quoting_it(

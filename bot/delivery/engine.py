@@ -91,6 +91,11 @@ class DeliveryEngine:
         self._queues: dict[str, deque[InboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._arrived: dict[int, float] = {}  # update id -> monotonic time it was taken in
+        # Handled (None) or given up on (the reason), but not yet recorded in the inbox because
+        # the inbox failed: the next try only records it, it does not handle the update again.
+        self._unrecorded: dict[int, str | None] = {}
+        # Failed attempts in this run, for when the inbox cannot count them (see _handle).
+        self._failures: dict[int, int] = {}
         self.album_window = album_window
         self._housekeeping: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -160,6 +165,7 @@ class DeliveryEngine:
 
     async def _work(self, key: str) -> None:
         queue = self._queues[key]
+        troubles = 0  # inbox failures in a row, for the backoff
         try:
             while queue and not self._stopping.is_set():
                 batch = self._next_batch(queue)
@@ -171,16 +177,20 @@ class DeliveryEngine:
                     try:
                         with logs.update_context(batch[0].update_id):
                             delay = await self._handle(batch)
+                        troubles = 0
                     except Exception:
                         # The inbox itself failed (disk full, a locked file): the update stays
-                        # pending there; keep the queue alive and try it again later.
+                        # pending there; keep the queue alive and try it again, ever later.
                         logger.exception(
                             "Inbox bookkeeping for update %d failed", batch[0].update_id
                         )
-                        delay = self._backoff(1, None)
+                        troubles += 1
+                        delay = self._backoff(troubles, None)
                 if delay is None:
                     for _ in batch:
-                        self._arrived.pop(queue.popleft().update_id, None)
+                        update_id = queue.popleft().update_id
+                        self._arrived.pop(update_id, None)
+                        self._failures.pop(update_id, None)
                     continue
                 self.stats.retried += 1
                 # Sleep outside the slot so other conversations use it meanwhile; wake early on
@@ -220,6 +230,9 @@ class DeliveryEngine:
     async def _handle(self, batch: list[InboxItem]) -> float | None:
         """Handle one update (or one album). Returns None when done with it, else a delay."""
         head = batch[0]
+        if head.update_id in self._unrecorded:
+            await self._record(batch, self._unrecorded[head.update_id])
+            return None
         try:
             updates = [
                 Update.model_validate_json(item.payload, context={"bot": self._bot})
@@ -227,18 +240,27 @@ class DeliveryEngine:
             ]
         except ValidationError as error:
             logger.debug("Update %d does not decode", head.update_id, exc_info=True)
-            await self._park(batch, f"cannot decode the update: {describe_error(error)}")
+            await self._record(batch, f"cannot decode the update: {describe_error(error)}")
             return None
         album = [u.message for u in updates if u.message is not None] if len(batch) > 1 else None
         try:
             await self._feed(updates[0], album)
         except TRANSIENT_ERRORS as error:
-            description = f"{type(error).__name__}: {error}"
-            attempts = 0
-            for item in batch:
-                attempts = await self._db.inbox_attempt_failed(item.update_id, error=description)
+            description = describe_error(error)
+            failures = self._failures[head.update_id] = self._failures.get(head.update_id, 0) + 1
+            try:
+                attempts = 0
+                for item in batch:
+                    attempts = await self._db.inbox_attempt_failed(
+                        item.update_id, error=description
+                    )
+            except Exception:
+                # The handler may have sent something before it failed: without a limit, it
+                # would send it again and again. This run's count stands in for the inbox's.
+                logger.exception("Could not count the failed attempt of update %d", head.update_id)
+                attempts = failures
             if attempts >= self._max_attempts:
-                await self._park(batch, f"gave up after {attempts} attempts: {description}")
+                await self._record(batch, f"gave up after {attempts} attempts: {description}")
                 return None
             delay = self._backoff(attempts, error)
             logger.warning(
@@ -261,12 +283,26 @@ class DeliveryEngine:
                 )
             else:
                 logger.exception("Update %d failed with an unexpected error", head.update_id)
-            await self._park(batch, describe_error(error))
+            await self._record(batch, describe_error(error))
             return None
-        for item in batch:
-            await self._db.inbox_done(item.update_id)
-        self.stats.handled += len(batch)
+        await self._record(batch, None)
         return None
+
+    async def _record(self, batch: list[InboxItem], parked: str | None) -> None:
+        """Store the end of an update (or album) in the inbox: done, or parked for `parked`.
+
+        The end is remembered first: if the inbox fails now, the next try only records it.
+        """
+        for item in batch:
+            self._unrecorded[item.update_id] = parked
+        if parked is None:
+            for item in batch:
+                await self._db.inbox_done(item.update_id)
+            self.stats.handled += len(batch)
+        else:
+            await self._park(batch, parked)
+        for item in batch:
+            del self._unrecorded[item.update_id]
 
     async def _feed(self, update: Update, album: list[Message] | None) -> None:
         """The Dispatcher's handling of one update (or album), timed for the metrics."""
@@ -351,7 +387,7 @@ def _media_group_id(item: InboxItem) -> str | None:
     return None
 
 
-def describe_error(error: Exception) -> str:
+def describe_error(error: BaseException) -> str:
     """An error in words fit for logs and for the operators' General topic.
 
     A pydantic ValidationError quotes the input it rejected, which may hold a customer's message:
