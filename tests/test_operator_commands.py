@@ -332,3 +332,19 @@ async def test_a_banned_users_reactions_are_not_mirrored(desk: Desk) -> None:
     await desk.settle()
 
     assert desk.calls_since(mark, "setMessageReaction") == []
+
+
+async def test_a_banned_users_edits_are_logged_not_mirrored(desk: Desk) -> None:
+    user = desk.new_user()
+    sent = await desk.fake.user_sends(user, "hello")
+    topic_id = await desk.first_message_topic(user)
+    await command(desk, "/ban", topic_id=topic_id)
+    mark = len(desk.fake.calls)
+
+    await desk.fake.user_edits(user, sent, text="hello, you idiots")
+    await desk.settle()
+
+    assert desk.calls_since(mark, "editMessageText") == []
+    assert desk.calls_since(mark, "sendMessage") == desk.calls_since(mark, "copyMessage") == []
+    logged = [m.text for m in await desk.db.list_messages(user.id)]
+    assert logged[0] == "hello, you idiots"

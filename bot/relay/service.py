@@ -173,17 +173,21 @@ class Relay:
             await self._tell_if_offline(user, message, state.offline_notice_for)
 
     async def user_edit(self, message: Message) -> None:
-        """A user edited a message: update its copy in the topic."""
+        """A user edited a message: update its copy in the topic (a banned user's: the log)."""
         user = message.from_user
         if user is None or not content.is_relayed(message):
             return
         async with self._user_lock(user.id):
+            state = await self._db.get_user_state(user.id)
+            if state.ban is not None:
+                await self._update_logged(message)
+                return
             copy_id = await self._db.find_linked_message_id(
                 source_chat_id=message.chat.id,
                 source_message_id=message.message_id,
                 target_chat_id=self._group,
             )
-            conversation = await self._db.get_conversation(user.id)
+            conversation = state.conversation
             if copy_id is None or conversation is None:
                 logger.debug("Edit of unrelayed message %d of user %d", message.message_id, user.id)
                 return
@@ -835,15 +839,7 @@ class Relay:
             await self._send_text_part(route, edited, full, full_entities, reply_to=new_id)
 
     async def _update_logged(self, edited: Message) -> None:
-        await self._db.update_message(
-            chat_id=edited.chat.id,
-            message_id=edited.message_id,
-            content_type=content.kind(edited),
-            text=edited.text,
-            caption=edited.caption,
-            file_id=content.file_id(edited),
-            payload_json=content.payload_json(edited),
-        )
+        await self._db.update_message(**_logged_fields(edited))
 
     # ============================================================================================
     # Reactions, notes, configured texts
