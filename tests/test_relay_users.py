@@ -236,6 +236,27 @@ async def test_an_album_is_copied_as_an_album_with_one_copy_messages_call(desk: 
         assert await desk.link(user.id, item["message_id"], desk.group.id) == copy["message_id"]
 
 
+async def test_an_album_copied_only_in_part_is_logged_and_the_operators_told(desk: Desk) -> None:
+    user = desk.new_user()
+    await desk.fake.user_sends(user, "here are the photos")
+    topic_id = await desk.first_message_topic(user)
+
+    album = await desk.fake.user_sends_album(user, ["photo", "photo", "video"])
+    # Gone before the bot copies the album (it waits for more items first): copyMessages
+    # skips it without saying which one it was.
+    await desk.fake.delete_message(user, album[1])
+
+    copies = (await desk.copies_in_topic(topic_id, 4))[1:]
+    assert [("photo" in c, "video" in c) for c in copies[:2]] == [(True, False), (False, True)]
+    assert copies[2]["text"] == (
+        "⚠️ Only 2 of the 3 items of this album could be shown here: Telegram did not copy "
+        "the others."
+    )
+    assert copies[2]["reply_to_message"]["message_id"] == copies[0]["message_id"]
+    logged = [m.message_id for m in await desk.db.list_messages(user.id)]
+    assert logged[1:] == [m["message_id"] for m in album]
+
+
 async def test_an_album_with_a_long_caption_stays_an_album_and_the_caption_follows(
     desk: Desk,
 ) -> None:

@@ -635,14 +635,7 @@ class Relay:
                 cut = True
                 new_ids = await dest.call(copy)
             if len(new_ids) != len(pending):
-                # copyMessages skips what it cannot copy, without saying which: the copies
-                # cannot be matched to their sources.
-                logger.warning(
-                    "copyMessages copied %d of %d album items of chat %d; links not recorded",
-                    len(new_ids),
-                    len(pending),
-                    pending[0].chat.id,
-                )
+                await self._album_incomplete(route, pending, new_ids)
                 return
             async with self._db.transaction():
                 for item, new_id in zip(pending, new_ids, strict=True):
@@ -652,6 +645,33 @@ class Relay:
             for item in album:
                 if item.caption:
                     await self._ensure_full_text(route, item, copies[item.message_id])
+
+    async def _album_incomplete(
+        self, route: _Route, pending: list[Message], new_ids: list[int]
+    ) -> None:
+        """copyMessages copied only some items (deleted meanwhile, or not copyable).
+
+        It does not say which: the copies cannot be linked to their sources. The items are
+        logged all the same, and the operators are told what is missing, next to the album.
+        """
+        logger.warning(
+            "copyMessages copied %d of %d album items of chat %d; links not recorded",
+            len(new_ids),
+            len(pending),
+            pending[0].chat.id,
+        )
+        for item in pending:
+            await self._log(route.user_id, route.direction, item)
+        assert route.topic_id is not None
+        lang, counts = route.lang, {"copied": len(new_ids), "total": len(pending)}
+        if route.direction == "user":
+            note = lang.album_incomplete_note.format(**counts)
+            reply_to = new_ids[0] if new_ids else None
+        else:
+            note = lang.note_undelivered(lang.reason_album_incomplete.format(**counts))
+            reply_to = pending[0].message_id
+        await self._note_in_topic(route.topic_id, note, reply_to=reply_to)
+        self._metrics.delivery_failed("unsupported")
 
     async def _ensure_full_text(self, route: _Route, source: Message, main: int) -> None:
         """The full caption, as a text replying to the copy whose caption was cut or dropped."""

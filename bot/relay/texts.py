@@ -57,6 +57,8 @@ class Texts:
     reason_deactivated: str
     reason_unsupported: str  # {kind}
     reason_refused: str  # {description}
+    album_incomplete_note: str  # {copied} {total}
+    reason_album_incomplete: str  # {copied} {total}
     user_blocked: str
     user_unblocked: str
     banned_note: str  # {operator}
@@ -158,6 +160,11 @@ ENGLISH = Texts(
     reason_deactivated="the user has deleted their account",
     reason_unsupported="a {kind} message cannot be sent to the user",
     reason_refused="Telegram refused it ({description})",
+    album_incomplete_note=(
+        "⚠️ Only {copied} of the {total} items of this album could be shown here: Telegram did "
+        "not copy the others."
+    ),
+    reason_album_incomplete="only {copied} of the {total} items of the album reached the user",
     user_blocked="🚫 The user has blocked the bot: messages to them will not be delivered.",
     user_unblocked="✅ The user has unblocked the bot.",
     banned_note=(
@@ -270,6 +277,11 @@ RUSSIAN = Texts(
     reason_deactivated="пользователь удалил свой аккаунт",
     reason_unsupported="сообщение типа «{kind}» нельзя отправить пользователю",
     reason_refused="Telegram отказал ({description})",
+    album_incomplete_note=(
+        "⚠️ Здесь показано только {copied} из {total} элементов альбома: остальные Telegram "
+        "не скопировал."
+    ),
+    reason_album_incomplete="пользователю дошло только {copied} из {total} элементов альбома",
     user_blocked=("🚫 Пользователь заблокировал бота: сообщения ему не будут доставляться."),
     user_unblocked="✅ Пользователь разблокировал бота.",
     banned_note=(
