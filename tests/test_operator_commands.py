@@ -92,6 +92,7 @@ async def test_info_shows_the_card_counts_and_state(desk: Desk) -> None:
     text = answer["text"]
     assert "👤 Ann<b> Lee & Co\n" in text  # escaped on the way: shown as written
     assert f"ID: {user.id}" in text
+    assert "Premium: unknown\n" in text  # not kept in the database: neither yes nor no
     assert "Messages: 2 from the user, 1 from operators" in text
     assert "First contact: " in text
     assert "Not banned" in text

@@ -168,10 +168,11 @@ class OperatorCommands:
 
     async def _info(self, message: Message, lang: Texts, conversation: Conversation) -> None:
         user_id = conversation.user_id
-        stored = await self._db.get_user(user_id)
+        state = await self._db.get_user_state(user_id)
         activity = await self._db.get_user_activity(user_id)
-        ban = await self._db.get_ban(user_id)
-        lines = [lang.user_card(_as_telegram_user(user_id, stored)), ""]
+        ban = state.ban
+        card = lang.user_card(_as_telegram_user(user_id, state.user), premium_known=False)
+        lines = [card, ""]
         if activity.first_seen is not None:
             first = datetime.fromisoformat(activity.first_seen).astimezone(self._timezone)
             lines.append(f"{lang.info_first_contact}: {first:%Y-%m-%d %H:%M} ({self._timezone})")

@@ -96,17 +96,22 @@ class Texts:
     stats_unanswered: str  # {count}
     duration_units: tuple[str, str, str, str]  # seconds, minutes, hours, days
 
-    def user_card(self, user: User) -> str:
-        """The first message of a user's topic: who this is, for the operators."""
+    def user_card(self, user: User, *, premium_known: bool = True) -> str:
+        """The first message of a user's topic: who this is, for the operators.
+
+        Telegram leaves `is_premium` out for users without Premium; a card built from the
+        stored profile (which does not keep it) passes `premium_known=False`.
+        """
         name = full_name(user.first_name, user.last_name) or f"User {user.id}"
         username = f"@{html.escape(user.username)}" if user.username else "—"
         language = html.escape(user.language_code) if user.language_code else self.unknown
+        premium = self.yes if user.is_premium else self.no if premium_known else self.unknown
         return (
             f"👤 <b>{html.escape(name)}</b>\n"
             f"{self.card_username}: {username}\n"
             f"ID: <code>{user.id}</code>\n"
             f"{self.card_language}: {language}\n"
-            f"{self.card_premium}: {self.yes if user.is_premium else self.no}\n"
+            f"{self.card_premium}: {premium}\n"
             f'<a href="tg://user?id={user.id}">{self.card_open_profile}</a>'
         )
 
