@@ -93,6 +93,13 @@ async def test_the_periods_are_local_midnight_and_seven_days(db: Database) -> No
     assert figures.timezone == "Europe/Berlin"
 
 
+async def test_seven_days_are_168_hours_across_a_clock_change(db: Database) -> None:
+    # Berlin moved its clocks forward on 2024-03-31: the last 7 days locally hold 167 hours.
+    now = datetime(2024, 4, 2, 12, 0, tzinfo=UTC)
+    figures = await stats(db, now)
+    assert now - figures.week_start == timedelta(hours=168)
+
+
 async def test_a_naive_now_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="time zone"):
         await collect_stats(db, now=datetime(2024, 5, 10, 12), timezone=BERLIN)

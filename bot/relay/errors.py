@@ -16,11 +16,7 @@ _TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 _TOPIC_NOT_MODIFIED = ("topic_not_modified",)
 _MESSAGE_NOT_MODIFIED = ("message is not modified",)
 _CAPTION_TOO_LONG = ("message caption is too long", "media_caption_too_long")
-_REPLY_NOT_FOUND = (
-    "message to be replied not found",
-    "message to reply not found",
-    "reply message not found",
-)
+_CANT_PARSE_ENTITIES = ("can't parse entities",)
 _BLOCKED = ("bot was blocked by the user",)
 _DEACTIVATED = ("user is deactivated",)
 
@@ -49,8 +45,9 @@ def caption_too_long(error: TelegramAPIError) -> bool:
     return _says(error, _CAPTION_TOO_LONG)
 
 
-def reply_not_found(error: TelegramAPIError) -> bool:
-    return _says(error, _REPLY_NOT_FOUND)
+def cant_parse_entities(error: TelegramAPIError) -> bool:
+    """HTML (parse_mode) that Telegram cannot read: a configured text with a broken tag."""
+    return _says(error, _CANT_PARSE_ENTITIES)
 
 
 def user_blocked(error: TelegramAPIError) -> bool:

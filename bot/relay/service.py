@@ -928,7 +928,7 @@ class Relay:
         except TelegramForbiddenError as error:
             logger.info("Cannot write to user %d: %s", chat_id, error.message)
         except TelegramBadRequest as error:
-            if "can't parse entities" not in error.message:
+            if not errors.cant_parse_entities(error):
                 logger.warning("Cannot write to user %d: %s", chat_id, error.message)
                 return
             logger.warning(

@@ -69,7 +69,7 @@ async def collect_stats(db: Database, *, now: datetime, timezone: ZoneInfo) -> D
         raise ValueError(f"now must carry its time zone, not {now!r}")
     local_now = now.astimezone(timezone)
     today_start = day_start(local_now, timezone)
-    week_start = local_now - WEEK
+    week_start = (now - WEEK).astimezone(timezone)  # 7 × 24 hours, across a clock change too
     today = await db.count_messages_since(today_start)
     week = await db.count_messages_since(week_start)
     waits = await db.reply_waits_since(week_start)
