@@ -173,6 +173,30 @@ async def test_close_ends_the_conversation_like_closing_the_topic(desk: Desk) ->
     assert not desk.fake.topic(desk.group, topic_id).closed
 
 
+async def test_close_retried_after_an_error_says_so_once(desk: Desk) -> None:
+    user = desk.new_user()
+    topic_id = await conversation_with(desk, user)
+    # More 502s than flood control retries: the update fails once and the engine tries again.
+    desk.fake.fail_next("closeForumTopic", error_code=502, times=4)
+
+    sent = await desk.fake.operator_sends(
+        desk.operator,
+        desk.group,
+        content=desk.fake.content.command("/close", ""),
+        thread_id=topic_id,
+    )
+    await desk.wait_conversation(user, active=False, timeout=15)
+    await desk.settle()
+
+    notes = [
+        m
+        for m in desk.fake.messages_from_bot(desk.group)
+        if (m.get("reply_to_message") or {}).get("message_id") == sent["message_id"]
+    ]
+    assert [m["text"] for m in notes] == ["🔒 Olga Operator closed the conversation."]
+    assert len(desk.fake.calls_of("closeForumTopic")) == 5
+
+
 # --- /ban and /unban ------------------------------------------------------------------------------
 
 

@@ -194,8 +194,6 @@ class OperatorCommands:
         if not conversation.active:
             await self._answer(message, lang.already_closed)
             return
-        operator = texts.person(message.from_user, lang)
-        await self._answer(message, lang.closed_by.format(operator=operator))
         try:
             await self._bot.close_forum_topic(
                 chat_id=self._group, message_thread_id=conversation.topic_id
@@ -205,6 +203,10 @@ class OperatorCommands:
             if not (errors.topic_not_modified(error) or errors.topic_gone(error)):
                 raise
         await self._relay.end_conversation(conversation.user_id, conversation.topic_id)
+        # Last: a retry after a failure above must not post it twice. The bot manages topics,
+        # so it may still write in the closed one.
+        operator = texts.person(message.from_user, lang)
+        await self._answer(message, lang.closed_by.format(operator=operator))
 
     async def _ban(
         self, message: Message, lang: Texts, conversation: Conversation, reason: str | None
