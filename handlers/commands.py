@@ -22,7 +22,8 @@ def create_router(settings: Settings) -> Router:
     router.message.filter(in_chat(settings.OPERATOR_CHAT_ID), looks_like_command)
     # Command() also checks a "/info@name" mention against the bot's own username.
     router.message.register(on_command, Command(*KNOWN))
-    router.message.register(on_unknown_command, Command(re.compile(r"[A-Za-z0-9_]+")))
+    # The whole word, as Telegram's commands are: "/etc/hosts is wrong" is no command.
+    router.message.register(on_unknown_command, Command(re.compile(r"[A-Za-z0-9_]{1,32}\Z")))
     return router
 
 

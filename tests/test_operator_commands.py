@@ -135,6 +135,18 @@ async def test_an_unknown_command_is_answered_and_not_relayed(desk: Desk) -> Non
     assert desk.in_private_chat(user) == []
 
 
+async def test_a_path_is_not_taken_for_a_command(desk: Desk) -> None:
+    user = desk.new_user()
+    topic_id = await conversation_with(desk, user)
+
+    await desk.fake.operator_sends(
+        desk.operator, desk.group, "/etc/hosts is wrong on your side", thread_id=topic_id
+    )
+
+    [copy] = await desk.sent_to(user, 1)
+    assert copy["text"] == "/etc/hosts is wrong on your side"
+
+
 async def test_the_answer_follows_the_operators_language(desk: Desk) -> None:
     user = desk.new_user()
     topic_id = await conversation_with(desk, user)
@@ -178,6 +190,7 @@ async def test_close_retried_after_an_error_says_so_once(desk: Desk) -> None:
     topic_id = await conversation_with(desk, user)
     # More 502s than flood control retries: the update fails once and the engine tries again.
     desk.fake.fail_next("closeForumTopic", error_code=502, times=4)
+    mark = len(desk.fake.calls)
 
     sent = await desk.fake.operator_sends(
         desk.operator,
@@ -194,7 +207,7 @@ async def test_close_retried_after_an_error_says_so_once(desk: Desk) -> None:
         if (m.get("reply_to_message") or {}).get("message_id") == sent["message_id"]
     ]
     assert [m["text"] for m in notes] == ["🔒 Olga Operator closed the conversation."]
-    assert len(desk.fake.calls_of("closeForumTopic")) == 5
+    assert len(desk.calls_since(mark, "closeForumTopic")) == 5
 
 
 # --- /ban and /unban ------------------------------------------------------------------------------
