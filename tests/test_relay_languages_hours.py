@@ -55,6 +55,23 @@ async def test_a_russian_user_gets_russian_texts_and_notes(tmp_path: Path) -> No
         assert closed["text"] == RUSSIAN.closed
 
 
+async def test_a_message_without_a_language_keeps_the_stored_one(tmp_path: Path) -> None:
+    async with desk_with(tmp_path) as desk:
+        user = desk.new_user("Пётр", language_code="ru")
+        await desk.fake.user_sends(user, "Здравствуйте")
+        topic_id = await desk.first_message_topic(user)
+        user.language_code = None  # Telegram leaves language_code out now and then
+        user.first_name = "Пётр Иванович"  # and a new name makes the profile be written
+
+        await desk.fake.user_sends(user, "Ещё вопрос")
+        await desk.copies_in_topic(topic_id, 2)
+        await desk.settle()
+
+        stored = await desk.db.get_user(user.id)
+        assert stored is not None
+        assert (stored.first_name, stored.language_code) == ("Пётр Иванович", "ru")
+
+
 async def test_an_english_or_unknown_language_gets_english(tmp_path: Path) -> None:
     async with desk_with(tmp_path) as desk:
         for code in ("de", None):

@@ -364,11 +364,7 @@ class Relay:
         # instead of creating another one.
         async with self._db.transaction():
             await self._db.set_conversation(user.id, conversation.topic_id, True, commit=False)
-            await self._db.upsert_user(
-                user.id, user.username, user.first_name, user.last_name, commit=False
-            )
-            await self._db.set_user_language(user.id, user.language_code, commit=False)
-        self._languages[user.id] = user.language_code
+            await self._store_profile(user)  # a savepoint of this transaction
         if replacing is None:
             logger.info("Created topic %d for user %d", conversation.topic_id, user.id)
         else:
@@ -388,16 +384,18 @@ class Relay:
     async def _sync_profile(
         self, user: User, conversation: Conversation, stored: StoredUser | None
     ) -> None:
-        """A new name or username: rename the topic and update the `users` row."""
-        current = (user.username, user.first_name, user.last_name)
-        if stored is not None:
-            self._languages[user.id] = stored.language_code
-            if stored.language_code != user.language_code:
-                await self._db.set_user_language(user.id, user.language_code)
-                self._languages[user.id] = user.language_code
-        if stored is not None and (stored.username, stored.first_name, stored.last_name) == current:
+        """A new name, username or language: rename the topic if need be, update the profile."""
+        if stored is None:
+            await self._store_profile(user)
             return
-        if stored is not None:
+        # Telegram does not always send language_code: none means "unchanged", not "gone".
+        language = user.language_code or stored.language_code
+        self._languages[user.id] = language
+        name = (user.username, user.first_name, user.last_name)
+        renamed = (stored.username, stored.first_name, stored.last_name) != name
+        if not renamed and stored.language_code == language:
+            return
+        if renamed:
             try:
                 await self._bot.edit_forum_topic(
                     chat_id=self._group,
@@ -417,12 +415,24 @@ class Relay:
                     user.id,
                     error.message,
                 )
+        await self._store_profile(user, language)
+
+    async def _store_profile(self, user: User, language: str | None = None) -> None:
+        """The user's row: name, username and language (`language`, else the update's).
+
+        Without a language (Telegram does not always send one) the stored one stays.
+        """
+        language = language or user.language_code
         async with self._db.transaction():
             await self._db.upsert_user(
                 user.id, user.username, user.first_name, user.last_name, commit=False
             )
-            await self._db.set_user_language(user.id, user.language_code, commit=False)
-        self._languages[user.id] = user.language_code
+            if language is not None:
+                await self._db.set_user_language(user.id, language, commit=False)
+        if language is not None:
+            self._languages[user.id] = language
+        else:
+            self._languages.pop(user.id, None)  # read from the database when next needed
 
     def _topic_of(self, message: Message) -> int | None:
         """The forum topic of an operator group message; None for General and other chats."""
