@@ -248,6 +248,23 @@ async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -
         response = await client.get("/healthz")
         not_polling = await response.json()
         assert response.status == 503  # the poller is not running
+        # A transaction that does not end: the inbox's counts wait for it, /healthz does not.
+        db.HEALTHCHECK_TIMEOUT = 0.2
+        release = asyncio.Event()
+        holding = asyncio.Event()
+
+        async def long_transaction() -> None:
+            async with db.transaction():
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(long_transaction())
+        await holding.wait()
+        async with asyncio.timeout(3):
+            response = await client.get("/healthz")
+        stuck = await response.json()
+        release.set()
+        await holder
         await db.close()
         response = await client.get("/healthz")
         closed = await response.json()
@@ -255,6 +272,7 @@ async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -
     await bot.session.close()
     assert not_polling["database"]["ok"] is True
     assert not_polling["intake"]["alive"] is False
+    assert stuck["database"] == {"ok": False, "error": "the inbox did not answer in time"}
     assert closed["database"]["ok"] is False
     assert closed["ok"] is False
 

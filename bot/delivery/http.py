@@ -8,13 +8,20 @@ import logging
 
 from aiohttp import web
 
-from bot.delivery.engine import DeliveryEngine
+from bot.delivery.engine import DeliveryEngine, describe_error
 from bot.delivery.flood import FloodControl
 from bot.delivery.intake import Intake, WebhookIntake
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage import Database
 
 logger = logging.getLogger(__name__)
+
+
+async def inbox_counts(db: Database) -> dict[str, int]:
+    """The inbox's counts, or TimeoutError: a health check must answer while a long
+    transaction holds the database (Docker gives up on it after a few seconds)."""
+    async with asyncio.timeout(db.HEALTHCHECK_TIMEOUT):
+        return await db.inbox_counts()
 
 
 class HealthCheck:
@@ -33,9 +40,11 @@ class HealthCheck:
         inbox: dict[str, int] | None = None
         if database.get("ok"):
             try:
-                inbox = await self._db.inbox_counts()
+                inbox = await inbox_counts(self._db)
+            except TimeoutError:
+                database = {"ok": False, "error": "the inbox did not answer in time"}
             except Exception as error:
-                database = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+                database = {"ok": False, "error": describe_error(error)}
         alive = self._intake.alive()
         ok = bool(database.get("ok")) and alive
         stats = self._engine.stats
@@ -68,8 +77,6 @@ class HealthCheck:
 class MetricsPage:
     """`GET /metrics`: the Prometheus text format; the inbox's counts are read at each scrape."""
 
-    TIMEOUT = 5.0  # seconds to wait for the inbox's counts
-
     def __init__(self, *, db: Database, metrics: Metrics) -> None:
         self._db = db
         self._metrics = metrics
@@ -77,11 +84,10 @@ class MetricsPage:
     async def handle(self, request: web.Request) -> web.Response:
         counts: dict[str, int] | None
         try:
-            async with asyncio.timeout(self.TIMEOUT):
-                counts = await self._db.inbox_counts()
+            counts = await inbox_counts(self._db)
         except Exception as error:
             # The gauges read NaN; /healthz says what is wrong.
-            logger.warning("/metrics: no inbox counts (%s: %s)", type(error).__name__, error)
+            logger.warning("/metrics: no inbox counts (%s)", describe_error(error))
             counts = None
         self._metrics.set_inbox(counts)
         return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE})
