@@ -67,7 +67,9 @@ class Database:
     Transactions and `commit=`
         `async with db.transaction():` opens one transaction (`BEGIN IMMEDIATE`), commits it when
         the block succeeds, and rolls it back and re-raises when the block raises (cancellation
-        included). An `asyncio.Lock` lets one transaction at a time use the connection.
+        included). A cancellation that arrives while the COMMIT itself is under way cannot stop
+        it: the transaction is then committed, and the CancelledError still propagates. An
+        `asyncio.Lock` lets one transaction at a time use the connection.
 
         Which transaction a call belongs to is decided by *who* calls, not by `commit=`:
 
@@ -199,7 +201,8 @@ class Database:
         if self._owned_transaction() is not None:
             raise StorageError("close() cannot be called inside a transaction")
         while self._committer is not None:  # writes already made are committed first
-            await asyncio.shield(self._committer)
+            await asyncio.wait({self._committer})
+            await asyncio.sleep(0)  # its done callback: cleared, or a new committer started
         async with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -387,26 +390,39 @@ class Database:
         self._warn_if_waiting_for_own_transaction()
         write = _Write(apply, asyncio.get_running_loop().create_future())
         self._writes.append(write)
-        if self._committer is None:
+        self._start_committer()
+        result: T = await write.outcome
+        return result
+
+    def _committing(self) -> bool:
+        return self._committer is not None and not self._committer.done()
+
+    def _start_committer(self) -> None:
+        """A committer for the waiting writes, unless one is at work."""
+        if not self._committing():
             # A context of its own: the committer serves every task, and belongs to none of
             # their transactions or log contexts.
             self._committer = asyncio.create_task(
                 self._commit_writes(), name="storage-group-commit", context=contextvars.Context()
             )
-        result: T = await write.outcome
-        return result
+            self._committer.add_done_callback(self._committer_ended)
+
+    def _committer_ended(self, committer: asyncio.Task[None]) -> None:
+        """A committer that was cancelled (even before its first step) leaves no write behind
+        while its caller still waits: another committer takes them."""
+        if self._committer is committer:
+            self._committer = None
+        if any(not write.outcome.done() for write in self._writes):
+            self._start_committer()
 
     async def _commit_writes(self) -> None:
         """Commit the waiting writes, a group at a time, until none are left."""
-        try:
-            while self._writes:
-                async with self._lock:
-                    writes = [write for write in self._writes if not write.outcome.done()]
-                    self._writes = []  # callers cancelled before their group began drop out
-                    if writes:
-                        await self._commit_group(writes)
-        finally:
-            self._committer = None
+        while self._writes:
+            async with self._lock:
+                writes = [write for write in self._writes if not write.outcome.done()]
+                self._writes = []  # callers cancelled before their group began drop out
+                if writes:
+                    await self._commit_group(writes)
 
     async def _commit_group(self, writes: list[_Write]) -> None:
         try:

@@ -169,3 +169,33 @@ async def test_a_write_inside_a_transaction_goes_with_it(
 
     assert messages(path) == ([] if fails else [(1,)])
     assert statements.count("BEGIN IMMEDIATE") == 1
+
+
+async def test_writes_survive_a_committer_cancelled_before_it_began(
+    db: Database, path: Path
+) -> None:
+    # E.g. the event loop's teardown cancelling every task: the committer never ran at all.
+    first = asyncio.ensure_future(log_message(db, message_id=1))
+    await asyncio.sleep(0)  # the write is queued and its committer created, not yet started
+    assert db._committer is not None
+    db._committer.cancel()
+
+    async with asyncio.timeout(5):
+        await log_message(db, message_id=2)  # a new committer takes both
+        await first
+    assert messages(path) == [(1,), (2,)]
+
+
+async def test_close_commits_writes_left_by_a_cancelled_committer(path: Path) -> None:
+    db = Database(path)
+    await db.connect()
+    await db.init()
+    write = asyncio.ensure_future(log_message(db, message_id=1))
+    await asyncio.sleep(0)
+    assert db._committer is not None
+    db._committer.cancel()
+
+    async with asyncio.timeout(5):
+        await db.close()
+        await write
+    assert messages(path) == [(1,)]
