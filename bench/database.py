@@ -65,20 +65,14 @@ SELECT target_message_id
 FROM message_links
 WHERE source_chat_id = ? AND source_message_id = ? AND target_chat_id = ?
 """
-SQL_LOG_MESSAGE = """
-INSERT INTO messages (
-    user_id, direction, chat_id, message_id, content_type,
-    text, caption, file_id, payload_json
-)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (chat_id, message_id) DO NOTHING
-"""
-SQL_LOG_LINK = """
+SQL_LOG_MESSAGE = Database._LOG_MESSAGE
+SQL_LOG_LINK = Database._LOG_LINK  # both directions of a link in one statement
+# For building the databases with executemany: one link row per parameter set.
+SQL_LINK_ROW = """
 INSERT INTO message_links (
     source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
 )
 VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (source_chat_id, source_message_id, target_chat_id) DO NOTHING
 """
 SQL_INBOX_ADD = """
 INSERT INTO inbox (update_id, queue_key, payload)
@@ -192,7 +186,7 @@ def build(path: Path, size: int) -> float:
             yield target, tid, chat, mid, user_id
 
     conn.executemany(SQL_LOG_MESSAGE, messages())
-    conn.executemany(SQL_LOG_LINK, links())
+    conn.executemany(SQL_LINK_ROW, links())
     conn.executemany(
         "INSERT INTO inbox (update_id, queue_key, payload, status) VALUES (?, ?, ?, 'done')",
         (
@@ -360,16 +354,14 @@ def sqlite_ops(conn: sqlite3.Connection, keys: Keys) -> dict[str, Callable[[], A
     def linked() -> Any:
         return conn.execute(SQL_LINKED, keys.link()).fetchall()
 
+    def log_statements(user_id: int, message_id: int) -> None:
+        conn.execute(SQL_LOG_MESSAGE, message_row(user_id, message_id))
+        link = Database._link_parameters(user_id, user_id, message_id, OPERATOR_CHAT_ID, message_id)
+        conn.execute(SQL_LOG_LINK, link)
+
     def log_pair(user_id: int, message_id: int) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(SQL_LOG_MESSAGE, message_row(user_id, message_id))
-        conn.executemany(
-            SQL_LOG_LINK,
-            [
-                (user_id, message_id, OPERATOR_CHAT_ID, message_id, user_id),
-                (OPERATOR_CHAT_ID, message_id, user_id, message_id, user_id),
-            ],
-        )
+        log_statements(user_id, message_id)
         conn.execute("COMMIT")
 
     def log() -> None:
@@ -395,14 +387,7 @@ def sqlite_ops(conn: sqlite3.Connection, keys: Keys) -> dict[str, Callable[[], A
         conn.execute("COMMIT")
         conn.execute(SQL_LINKED, (user_id, message_id, OPERATOR_CHAT_ID)).fetchall()
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(SQL_LOG_MESSAGE, message_row(user_id, message_id))
-        conn.executemany(
-            SQL_LOG_LINK,
-            [
-                (user_id, message_id, OPERATOR_CHAT_ID, message_id, user_id),
-                (OPERATOR_CHAT_ID, message_id, user_id, message_id, user_id),
-            ],
-        )
+        log_statements(user_id, message_id)
         conn.execute(SQL_INBOX_DONE, (update_id,))
         conn.execute("COMMIT")
 

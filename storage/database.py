@@ -1253,17 +1253,16 @@ class Database:
 
         Raises `UnknownUpdateError` when the update is not in the inbox.
         """
-        row = await self._fetchone(
-            """
+        sql = """
             UPDATE inbox
             SET attempts = attempts + 1,
                 last_error = ?,
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
             WHERE update_id = ?
             RETURNING attempts
-            """,
-            (error, update_id),
-        )
+        """
+        # A write: through _write (group commit), not a read's _fetchone.
+        row = await self._write(lambda conn: conn.execute(sql, (error, update_id)).fetchone())
         if row is None:
             raise UnknownUpdateError(update_id)
         return int(row[0])
