@@ -296,8 +296,8 @@ class DeliveryEngine:
         for item in batch:
             self._unrecorded[item.update_id] = parked
         if parked is None:
-            for item in batch:
-                await self._db.inbox_done(item.update_id)
+            # At once, so that an album's items share one commit.
+            await asyncio.gather(*(self._db.inbox_done(item.update_id) for item in batch))
             self.stats.handled += len(batch)
         else:
             await self._park(batch, parked)
