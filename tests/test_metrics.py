@@ -33,7 +33,11 @@ async def scrape(
 def value(
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
 ) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    """A sample's value; a missing sample fails the test (0 is not the same as absent)."""
+    key = (name, frozenset(labels.items()))
+    if key not in samples:
+        raise AssertionError(f"no sample {name}{labels} in /metrics")
+    return samples[key]
 
 
 def topic_of(fake: FakeTelegram, group: Group, user: User) -> int:
@@ -94,7 +98,8 @@ async def test_metrics_count_what_the_people_saw(
 
     assert content_type.startswith("text/plain; version=")
     # Fresh counters per run, every failure reason present from the start.
-    assert value(before, "support_bot_messages_relayed_total") == 0
+    # Nothing relayed yet: the labelled counter has no samples at all.
+    assert not [key for key in before if key[0] == "support_bot_messages_relayed_total"]
     for reason in ("blocked", "deactivated", "refused", "unsupported", "parked"):
         assert ("support_bot_delivery_failures_total", frozenset({("reason", reason)})) in before
     assert value(before, "support_bot_inbox_pending_updates") == 0
