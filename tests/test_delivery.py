@@ -291,6 +291,7 @@ async def test_sigterm_lets_a_running_handler_finish(
     finally:
         await bot.close()
     assert len(welcomes(fake, alice)) == 1  # sent after the 429, before the exit
+    assert fake.violations == []  # not before retry_after had passed
 
 
 async def test_what_does_not_finish_before_the_shutdown_timeout_is_done_after_restart(
@@ -307,7 +308,9 @@ async def test_what_does_not_finish_before_the_shutdown_timeout_is_done_after_re
         assert await bot.terminate() == 0
         assert time.monotonic() - stopping < 5
         assert welcomes(fake, alice) == []
+        # Later: Telegram is fine again and the 30 s penalty on Alice's chat has run out.
         fake.faults.failures.clear()
+        fake.limits.per_chat.pop(alice.id)
         await bot.start_and_wait_healthy()
         await fake.wait_for(lambda: welcomes(fake, alice), timeout=15, what="the welcome")
         assert await bot.terminate() == 0

@@ -898,7 +898,15 @@ async def test_fail_next_answers_429_with_retry_after(bot: Bot, fake: FakeTelegr
         await bot.send_message(alice.id, "hi")
     assert raised.value.retry_after == 7
     assert "Too Many Requests: retry after 7" in raised.value.message
-    assert (await bot.send_message(alice.id, "hi")).text == "hi"
+    # Like Telegram: the chat is held for retry_after; calling earlier is a violation.
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(alice.id, "hi")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.get_chat(alice.id)  # any call to that chat, not only messages
+    assert [(v.method, v.chat_id) for v in fake.violations] == [
+        ("sendMessage", alice.id),
+        ("getChat", alice.id),
+    ]
 
 
 async def test_fail_next_answers_server_errors_for_one_chat_only(

@@ -126,3 +126,4 @@ async def test_metrics_count_what_the_people_saw(
     assert handled == received + 1
     assert value(after, "support_bot_handler_duration_seconds_bucket", le="+Inf") == handled
     assert value(after, "support_bot_updates_handled_total") == received - 1
+    assert fake.violations == []  # Alice's 429 was waited out, not run into

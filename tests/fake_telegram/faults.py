@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -131,8 +132,9 @@ class RateLimits:
     a private chat) and an optional global one (~30 messages a second).
 
     A message-creating call beyond a limit gets 429 with ``retry_after`` = whole seconds until a
-    slot frees. A call to that chat before ``retry_after`` has passed is a violation: it is
-    recorded and, like Telegram, restarts the penalty.
+    slot frees. Any call to that chat before ``retry_after`` has passed (not only a message) is
+    a violation: it is recorded and, like Telegram, restarts the penalty. A 429 planned with
+    ``fail_next`` sets the same penalty (see ``penalize``).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -149,18 +151,26 @@ class RateLimits:
     def limit_globally(self, per_second: int) -> None:
         self.global_window = _Window(per_second, 1.0)
 
+    def penalize(self, chat_id: int | str | None, retry_after: int) -> None:
+        """A 429 was answered for this chat: no call to it for ``retry_after`` seconds."""
+        if chat_id is None:
+            return
+        window = self._window_of(chat_id)
+        if window is None:  # a chat without a limit: a window that only carries the penalty
+            window = self.per_chat[chat_id] = _Window(limit=sys.maxsize, window=1.0)
+        window.penalty = retry_after
+        window.penalty_until = self.clock() + retry_after
+
     def check(self, method: str, chat_id: int | str | None) -> ApiError | None:
-        if method not in MESSAGE_CREATING_METHODS:
-            return None
         now = self.clock()
         chat_window = self._window_of(chat_id)
+        if chat_window is not None and now < chat_window.penalty_until:
+            self.violations.append(Violation(now, method, chat_id, chat_window.penalty_until - now))
+            chat_window.penalty_until = now + chat_window.penalty
+            return too_many_requests(math.ceil(chat_window.penalty))
+        if method not in MESSAGE_CREATING_METHODS:
+            return None
         if chat_window is not None:
-            if now < chat_window.penalty_until:
-                self.violations.append(
-                    Violation(now, method, chat_id, chat_window.penalty_until - now)
-                )
-                chat_window.penalty_until = now + chat_window.penalty
-                return too_many_requests(math.ceil(chat_window.penalty))
             error = self._check_window(chat_window, now)
             if error is not None:
                 return error

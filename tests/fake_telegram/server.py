@@ -120,9 +120,12 @@ class ApiServer:
                 return web.Response(status=499), True
             created_before = fake.world.bot_messages_created
             try:
-                error = fake.faults.take_failure(method, chat_id) or fake.limits.check(
-                    method, chat_id
-                )
+                error = fake.faults.take_failure(method, chat_id)
+                if error is not None and error.error_code == 429:
+                    # Planned or not, a 429 means Telegram holds the chat for retry_after.
+                    retry_after = (error.parameters or {}).get("retry_after", 1)
+                    fake.limits.penalize(chat_id, int(retry_after))
+                error = error or fake.limits.check(method, chat_id)
                 if error is not None:
                     raise error
                 result = await handler(fake.api, params)
