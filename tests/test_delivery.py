@@ -10,11 +10,13 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 
 from bot.delivery.engine import DeliveryEngine
@@ -230,7 +232,6 @@ async def test_health_reports_the_inbox_and_the_last_update(
 
 
 async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
-    from aiogram import Bot, Dispatcher
     from aiohttp.test_utils import TestClient, TestServer
 
     db = Database(tmp_path / "db.sqlite3")
@@ -337,49 +338,63 @@ async def test_a_dropped_connection_is_retried(
     assert len(welcomes(fake, alice)) == expected
 
 
-async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: Path) -> None:
-    """Regression: an error marking an update done killed its queue's worker for good."""
-    from aiogram import Bot, Dispatcher, F
-
+@asynccontextmanager
+async def bare_engine_parts(tmp_path: Path) -> AsyncIterator[tuple[Database, Bot, Dispatcher]]:
+    """A database, a Bot that is never called, and an empty Dispatcher: for engine tests whose
+    handlers are written on the spot."""
     db = Database(tmp_path / "db.sqlite3")
     await db.connect()
     await db.init()
     bot = Bot("123456:" + "a" * 35)
-    handled: list[str] = []
-    dispatcher = Dispatcher()
-
-    @dispatcher.message(F.text)
-    async def remember(message: Message) -> None:
-        handled.append(str(message.text))
-
-    real_done = db.inbox_done
-    failures = [sqlite3.OperationalError("disk I/O error")]
-
-    async def flaky_done(update_id: int) -> None:
-        if failures:
-            raise failures.pop()
-        await real_done(update_id)
-
-    db.inbox_done = flaky_done  # type: ignore[method-assign]
-    engine = DeliveryEngine(db=db, bot=bot, dispatcher=dispatcher, backoff_base=0.01)
-
-    def update(update_id: int, text: str) -> dict[str, object]:
-        chat = {"id": 7, "type": "private", "first_name": "A"}
-        message = {"message_id": update_id, "date": 0, "chat": chat, "text": text}
-        return {"update_id": update_id, "message": message}
-
     try:
-        await engine.accept([update(1, "one")])
-        # Nothing else arrives in this conversation: the queue must recover on its own.
-        await poll(_done(db, 1), "update 1 done")
-        recovered = await db.inbox_counts()
-        await engine.accept([update(2, "two")])
-        await poll(_done(db, 2), "update 2 done")
-        counts = await db.inbox_counts()
+        yield db, bot, Dispatcher()
     finally:
-        await engine.stop(1)
         await db.close()
         await bot.session.close()
+
+
+def text_update(update_id: int, text: str) -> dict[str, object]:
+    chat = {"id": 7, "type": "private", "first_name": "A"}
+    message = {"message_id": update_id, "date": 0, "chat": chat, "text": text}
+    return {"update_id": update_id, "message": message}
+
+
+def inbox_has(db: Database, status: str, count: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return (await db.inbox_counts())[status] == count
+
+    return probe
+
+
+async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: Path) -> None:
+    """Regression: an error marking an update done killed its queue's worker for good."""
+    handled: list[str] = []
+    failures = [sqlite3.OperationalError("disk I/O error")]
+    async with bare_engine_parts(tmp_path) as (db, bot, dispatcher):
+
+        @dispatcher.message()
+        async def remember(message: Message) -> None:
+            handled.append(str(message.text))
+
+        real_done = db.inbox_done
+
+        async def flaky_done(update_id: int) -> None:
+            if failures:
+                raise failures.pop()
+            await real_done(update_id)
+
+        db.inbox_done = flaky_done  # type: ignore[method-assign]
+        engine = DeliveryEngine(db=db, bot=bot, dispatcher=dispatcher, backoff_base=0.01)
+        try:
+            await engine.accept([text_update(1, "one")])
+            # Nothing else arrives in this conversation: the queue must recover on its own.
+            await poll(inbox_has(db, "done", 1), "update 1 done")
+            recovered = await db.inbox_counts()
+            await engine.accept([text_update(2, "two")])
+            await poll(inbox_has(db, "done", 2), "update 2 done")
+            counts = await db.inbox_counts()
+        finally:
+            await engine.stop(1)
     # "one" was handled once: only marking it done was tried again. The queue then went on.
     assert recovered == {"pending": 0, "failed": 0, "done": 1}
     assert handled == ["one", "two"]
@@ -391,54 +406,29 @@ async def test_when_failed_attempts_cannot_be_counted_the_update_is_still_parked
 ) -> None:
     """A handler that fails after sending something must not run forever when the inbox is
     failing too (a full disk): the engine counts the attempts itself and gives up."""
-    from aiogram import Bot, Dispatcher
-
-    db = Database(tmp_path / "db.sqlite3")
-    await db.connect()
-    await db.init()
-    bot = Bot("123456:" + "a" * 35)
     runs: list[int] = []
-    dispatcher = Dispatcher()
+    async with bare_engine_parts(tmp_path) as (db, bot, dispatcher):
 
-    @dispatcher.message()
-    async def fail(message: Message) -> None:
-        runs.append(message.message_id)
-        raise TimeoutError("Telegram did not answer")
+        @dispatcher.message()
+        async def fail(message: Message) -> None:
+            runs.append(message.message_id)
+            raise TimeoutError("Telegram did not answer")
 
-    async def no_count(update_id: int, *, error: str) -> int:
-        raise sqlite3.OperationalError("database or disk is full")
+        async def no_count(update_id: int, *, error: str) -> int:
+            raise sqlite3.OperationalError("database or disk is full")
 
-    db.inbox_attempt_failed = no_count  # type: ignore[method-assign]
-    engine = DeliveryEngine(
-        db=db, bot=bot, dispatcher=dispatcher, max_attempts=3, backoff_base=0.01
-    )
-    chat = {"id": 7, "type": "private", "first_name": "A"}
-    try:
-        await engine.accept(
-            [{"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": chat, "text": "x"}}]
+        db.inbox_attempt_failed = no_count  # type: ignore[method-assign]
+        engine = DeliveryEngine(
+            db=db, bot=bot, dispatcher=dispatcher, max_attempts=3, backoff_base=0.01
         )
-        await poll(_parked(db), "the update parked")
-        await asyncio.sleep(0.1)  # time for more runs, were there any
-    finally:
-        await engine.stop(1)
-        await db.close()
-        await bot.session.close()
+        try:
+            await engine.accept([text_update(1, "x")])
+            await poll(inbox_has(db, "failed", 1), "the update parked")
+            await asyncio.sleep(0.1)  # time for more runs, were there any
+        finally:
+            await engine.stop(1)
     assert runs == [1, 1, 1]
     assert engine.stats.parked == 1
-
-
-def _parked(db: Database) -> Callable[[], Awaitable[bool]]:
-    async def probe() -> bool:
-        return (await db.inbox_counts())["failed"] == 1
-
-    return probe
-
-
-def _done(db: Database, count: int) -> Callable[[], Awaitable[bool]]:
-    async def probe() -> bool:
-        return (await db.inbox_counts())["done"] == count
-
-    return probe
 
 
 async def test_an_update_that_does_not_decode_is_parked_without_quoting_it(
