@@ -271,7 +271,7 @@ def database_ops(db: Database, keys: Keys) -> dict[str, Callable[[], Awaitable[A
         )
 
     async def log_pair(user_id: int, message_id: int) -> None:
-        await db.log_relayed_message(
+        await db.log.add_relayed(
             user_id=user_id,
             direction="user",
             chat_id=user_id,
@@ -290,12 +290,12 @@ def database_ops(db: Database, keys: Keys) -> dict[str, Callable[[], Awaitable[A
 
     async def relayed() -> None:
         user_id, message_id, update_id = keys.user(), keys.fresh(), keys.update()
-        await db.inbox_add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
+        await db.inbox.add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
         await db.find_linked_message_id(
             source_chat_id=user_id, source_message_id=message_id, target_chat_id=OPERATOR_CHAT_ID
         )
         await log_pair(user_id, message_id)
-        await db.inbox_done(update_id)
+        await db.inbox.done(update_id)
 
     async def relayed_at_once() -> None:
         # The engine handles up to CONCURRENCY (16) conversations at once: their writes share
@@ -304,34 +304,34 @@ def database_ops(db: Database, keys: Keys) -> dict[str, Callable[[], Awaitable[A
 
     async def relayed_one_commit() -> None:
         user_id, message_id, update_id = keys.user(), keys.fresh(), keys.update()
-        await db.inbox_add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
+        await db.inbox.add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
         await db.find_linked_message_id(
             source_chat_id=user_id, source_message_id=message_id, target_chat_id=OPERATOR_CHAT_ID
         )
         async with db.transaction():
             await log_pair(user_id, message_id)
-            await db.inbox_done(update_id)
+            await db.inbox.done(update_id)
 
     async def inbox_add() -> None:
         update_id, user_id = keys.update(), keys.user()
-        await db.inbox_add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
+        await db.inbox.add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
 
     async def inbox_done() -> None:
-        await db.inbox_done(keys.next_update)
+        await db.inbox.done(keys.next_update)
         keys.next_update -= 1  # the updates inbox_add added, newest first
 
     async def relayed_full() -> None:
         user_id, message_id, update_id = keys.user(), keys.fresh(), keys.update()
-        await db.inbox_add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
-        await db.get_user_state(user_id)
+        await db.inbox.add([(update_id, f"chat:{user_id}", update_json(update_id, user_id, 1))])
+        await db.people.state(user_id)
         await db.find_linked_message_id(
             source_chat_id=user_id, source_message_id=message_id, target_chat_id=OPERATOR_CHAT_ID
         )
         await log_pair(user_id, message_id)
-        await db.inbox_done(update_id)
+        await db.inbox.done(update_id)
 
     async def round_trip() -> Any:
-        return await db._fetchall("SELECT 1")
+        return await db.fetch_all("SELECT 1")
 
     return {
         "find_user_id_by_topic": by_topic,

@@ -42,17 +42,17 @@ async def measure(n: int) -> None:
         try:
             started = time.perf_counter()
             for first in range(0, n, 100):
-                await db.inbox_add([update(i) for i in range(first, min(first + 100, n))])
+                await db.inbox.add([update(i) for i in range(first, min(first + 100, n))])
             batched = (time.perf_counter() - started) / n
 
             started = time.perf_counter()
             for i in range(n, 2 * n):
-                await db.inbox_add([update(i)])
+                await db.inbox.add([update(i)])
             single = (time.perf_counter() - started) / n
 
             started = time.perf_counter()
             for i in range(n):
-                await db.inbox_done(i)
+                await db.inbox.done(i)
             done = (time.perf_counter() - started) / n
         finally:
             await db.close()

@@ -1,4 +1,4 @@
-"""The storage layer: one SQLite database behind `Database` (see docs in `storage.database`)."""
+"""The storage layer: one SQLite database behind `Database` (see `storage.database`)."""
 
 from storage.database import Database
 from storage.errors import (
@@ -16,8 +16,8 @@ from storage.models import (
     LoggedMessage,
     MessageLink,
     ReplyWait,
-    User,
     UserActivity,
+    UserProfile,
     UserState,
 )
 
@@ -35,7 +35,7 @@ __all__ = [
     "StorageError",
     "TransactionAbortedError",
     "UnknownUpdateError",
-    "User",
     "UserActivity",
+    "UserProfile",
     "UserState",
 ]

@@ -105,7 +105,7 @@ class Desk:
     # --- the database ------------------------------------------------------------------------
 
     async def conversation(self, user: User) -> Conversation | None:
-        return await self.db.get_conversation(user.id)
+        return await self.db.conversations.get(user.id)
 
     async def wait_conversation(
         self, user: User, *, active: bool | None = True, timeout: float = 5.0
@@ -117,7 +117,7 @@ class Desk:
         )
 
     async def _conversation_if(self, user: User, active: bool | None) -> Conversation | None:
-        conversation = await self.db.get_conversation(user.id)
+        conversation = await self.db.conversations.get(user.id)
         if conversation is None or (active is not None and conversation.active != active):
             return None
         return conversation
@@ -141,7 +141,7 @@ class Desk:
         """Wait until `count` messages in the target chat are linked to the source one."""
 
         async def probe() -> list[int] | None:
-            ids = await self.db.find_linked_message_ids(
+            ids = await self.db.log.parts(
                 source_chat_id=source_chat_id,
                 source_message_id=source_message_id,
                 target_chat_id=target_chat_id,
@@ -156,7 +156,7 @@ class Desk:
         await self.wait_for(lambda: not self.fake.pending_updates(), "updates to be taken")
 
         async def idle() -> bool:
-            return (await self.db.inbox_counts())["pending"] == 0
+            return (await self.db.inbox.counts())["pending"] == 0
 
         await poll(idle, "the inbox to be empty", timeout)
 

@@ -80,13 +80,11 @@ def schema_snapshot(path: Path) -> dict[str, Any]:
 async def statements_run_by(db: Database, action: Callable[[], Awaitable[Any]]) -> list[str]:
     """The SQL statements (with their values) that `action` makes `db` run."""
     statements: list[str] = []
-    conn = db._conn  # white box: the trace hook needs the real connection
-    assert conn is not None
-    await conn.set_trace_callback(statements.append)
+    await db.trace(statements.append)
     try:
         await action()
     finally:
-        await conn.set_trace_callback(None)  # type: ignore[arg-type]
+        await db.trace(None)
     return statements
 
 
@@ -117,8 +115,8 @@ async def log_message(db: Database, **overrides: Any) -> None:
 async def log_relayed_message(
     db: Database, *, target_chat_id: int, target_message_id: int | None, **overrides: Any
 ) -> None:
-    """`db.log_relayed_message` with the defaults of `log_message`."""
-    await db.log_relayed_message(
+    """`db.log.add_relayed` with the defaults of `log_message`."""
+    await db.log.add_relayed(
         **{**MESSAGE_DEFAULTS, **overrides},
         target_chat_id=target_chat_id,
         target_message_id=target_message_id,  # type: ignore[arg-type]  # None: a broken write

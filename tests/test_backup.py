@@ -69,7 +69,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_a_consistent_database(
         update_id = 0
         while not stop.is_set():
             update_id += 1
-            await db.inbox_add([update(update_id)])
+            await db.inbox.add([update(update_id)])
             committed.append(update_id)
             if update_id == 200:
                 warmed_up.set()
@@ -105,7 +105,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_a_consistent_database(
     await restored.connect()
     try:
         await restored.init()
-        counts = await restored.inbox_counts()
+        counts = await restored.inbox.counts()
         health = await restored.healthcheck()
     finally:
         await restored.close()
@@ -116,7 +116,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_a_consistent_database(
 async def test_an_existing_file_is_replaced_only_with_force(
     db: Database, path: Path, tmp_path: Path
 ) -> None:
-    await db.inbox_add([update(1), update(2)])
+    await db.inbox.add([update(1), update(2)])
     target = tmp_path / "backup.sqlite3"
     target.write_text("an older backup", encoding="utf-8")
 

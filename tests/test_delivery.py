@@ -203,7 +203,7 @@ async def test_webhook_mode_stores_answers_and_refuses_wrong_secrets(
     db = Database(tmp_path / "bot.sqlite3")
     await db.connect()
     try:
-        counts = await db.inbox_counts()
+        counts = await db.inbox.counts()
     finally:
         await db.close()
     assert counts == {"pending": 0, "failed": 0, "done": 1}
@@ -361,7 +361,7 @@ def text_update(update_id: int, text: str) -> dict[str, object]:
 
 def inbox_has(db: Database, status: str, count: int) -> Callable[[], Awaitable[bool]]:
     async def probe() -> bool:
-        return (await db.inbox_counts())[status] == count
+        return (await db.inbox.counts())[status] == count
 
     return probe
 
@@ -376,23 +376,23 @@ async def test_a_failing_inbox_write_does_not_stall_the_conversation(tmp_path: P
         async def remember(message: Message) -> None:
             handled.append(str(message.text))
 
-        real_done = db.inbox_done
+        real_done = db.inbox.done
 
         async def flaky_done(update_id: int) -> None:
             if failures:
                 raise failures.pop()
             await real_done(update_id)
 
-        db.inbox_done = flaky_done  # type: ignore[method-assign]
+        db.inbox.done = flaky_done  # type: ignore[method-assign]
         engine = DeliveryEngine(db=db, bot=bot, dispatcher=dispatcher, backoff_base=0.01)
         try:
             await engine.accept([text_update(1, "one")])
             # Nothing else arrives in this conversation: the queue must recover on its own.
             await poll(inbox_has(db, "done", 1), "update 1 done")
-            recovered = await db.inbox_counts()
+            recovered = await db.inbox.counts()
             await engine.accept([text_update(2, "two")])
             await poll(inbox_has(db, "done", 2), "update 2 done")
-            counts = await db.inbox_counts()
+            counts = await db.inbox.counts()
         finally:
             await engine.stop(1)
     # "one" was handled once: only marking it done was tried again. The queue then went on.
@@ -417,7 +417,7 @@ async def test_when_failed_attempts_cannot_be_counted_the_update_is_still_parked
         async def no_count(update_id: int, *, error: str) -> int:
             raise sqlite3.OperationalError("database or disk is full")
 
-        db.inbox_attempt_failed = no_count  # type: ignore[method-assign]
+        db.inbox.attempt_failed = no_count  # type: ignore[method-assign]
         engine = DeliveryEngine(
             db=db, bot=bot, dispatcher=dispatcher, max_attempts=3, backoff_base=0.01
         )

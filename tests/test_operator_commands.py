@@ -228,7 +228,7 @@ async def test_a_banned_users_messages_are_logged_not_relayed_and_told_once(desk
 
     assert len(desk.topic_messages(topic_id)) == in_topic  # nothing relayed
     assert [m["text"] for m in desk.in_private_chat(user)] == [ENGLISH.banned]
-    logged = [m.text for m in await desk.db.list_messages(user.id)]
+    logged = [m.text for m in await desk.db.log.history(user.id)]
     assert logged == ["hello", "let me in", "please", "/start"]
     again = await command(desk, "/ban", topic_id=topic_id)
     assert again["text"] == ENGLISH.already_banned
@@ -329,7 +329,7 @@ async def test_stats_and_help_answer_in_general(desk: Desk) -> None:
 
 def _open_conversations(desk: Desk) -> Any:
     async def probe() -> int:
-        return await desk.db.count_open_conversations()
+        return await desk.db.reports.open_conversations()
 
     return probe
 
@@ -384,5 +384,5 @@ async def test_a_banned_users_edits_are_logged_not_mirrored(desk: Desk) -> None:
 
     assert desk.calls_since(mark, "editMessageText") == []
     assert desk.calls_since(mark, "sendMessage") == desk.calls_since(mark, "copyMessage") == []
-    logged = [m.text for m in await desk.db.list_messages(user.id)]
+    logged = [m.text for m in await desk.db.log.history(user.id)]
     assert logged[0] == "hello, you idiots"

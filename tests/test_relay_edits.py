@@ -57,7 +57,7 @@ async def test_a_users_text_edit_updates_the_copy_in_the_topic(desk: Desk) -> No
 
 
 async def _logged_text(desk: Desk, chat_id: int, message_id: int, text: str) -> bool:
-    logged = await desk.db.get_message(chat_id=chat_id, message_id=message_id)
+    logged = await desk.db.log.get(chat_id=chat_id, message_id=message_id)
     return logged is not None and logged.text == text
 
 

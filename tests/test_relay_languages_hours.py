@@ -67,7 +67,7 @@ async def test_a_message_without_a_language_keeps_the_stored_one(tmp_path: Path)
         await desk.copies_in_topic(topic_id, 2)
         await desk.settle()
 
-        stored = await desk.db.get_user(user.id)
+        stored = await desk.db.people.get(user.id)
         assert stored is not None
         assert (stored.first_name, stored.language_code) == ("Пётр Иванович", "ru")
 
@@ -109,7 +109,7 @@ async def test_text_settings_replace_the_texts_for_everyone(tmp_path: Path) -> N
             content=desk.fake.content.command("/ban"),
             thread_id=topic_id,
         )
-        await poll(lambda: desk.db.get_ban(user.id), "the ban")
+        await poll(lambda: desk.db.people.get_ban(user.id), "the ban")
         await desk.fake.user_sends(user, "hello?")
         *_, banned = await desk.sent_to(user, 3)
         assert banned["text"] == "You are banned"
@@ -138,7 +138,7 @@ async def test_outside_working_hours_the_user_is_told_once_per_closed_period(
         assert len(desk.in_private_chat(user)) == 1
 
         # A later closed period (as if the desk had opened in between): told again.
-        await desk.db.set_offline_notice(user.id, "2000-01-01T18:00:00+00:00")
+        await desk.db.conversations.set_offline_notice(user.id, "2000-01-01T18:00:00+00:00")
         await desk.fake.user_sends(user, "next week")
         _, again = await desk.sent_to(user, 2)
         assert again["text"] == notice["text"]

@@ -31,7 +31,7 @@ async def test_an_operators_message_is_copied_to_the_user(desk: Desk) -> None:
     assert copy["text"] == answer["text"]
     assert "forward_origin" not in copy
     assert await desk.link(desk.group.id, answer["message_id"], user.id) == copy["message_id"]
-    logged = await desk.db.get_message(chat_id=desk.group.id, message_id=answer["message_id"])
+    logged = await desk.db.log.get(chat_id=desk.group.id, message_id=answer["message_id"])
     assert logged is not None
     assert (logged.direction, logged.user_id) == ("operator", user.id)
 

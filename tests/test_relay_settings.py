@@ -101,7 +101,7 @@ async def test_an_empty_closed_text_closes_silently(
 
 def _conversation_ended(db: Database, user_id: int) -> Callable[[], object]:
     async def probe() -> bool:
-        conversation = await db.get_conversation(user_id)
+        conversation = await db.conversations.get(user_id)
         return conversation is not None and not conversation.active
 
     return probe
@@ -109,6 +109,6 @@ def _conversation_ended(db: Database, user_id: int) -> Callable[[], object]:
 
 def _inbox_empty(db: Database) -> Callable[[], object]:
     async def probe() -> bool:
-        return (await db.inbox_counts())["pending"] == 0
+        return (await db.inbox.counts())["pending"] == 0
 
     return probe

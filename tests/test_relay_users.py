@@ -64,14 +64,14 @@ async def test_first_message_creates_a_topic_with_the_user_card_then_the_copy(de
     conversation = await desk.conversation(user)
     assert conversation is not None
     assert (conversation.topic_id, conversation.active) == (topic_id, True)
-    stored = await desk.db.get_user(user.id)
+    stored = await desk.db.people.get(user.id)
     assert stored is not None
     assert (stored.username, stored.first_name, stored.last_name) == (
         "ann_oneil",
         "Ann <b>&",
         "O'Neil",
     )
-    logged = await desk.db.get_message(chat_id=user.id, message_id=sent["message_id"])
+    logged = await desk.db.log.get(chat_id=user.id, message_id=sent["message_id"])
     assert logged is not None
     assert (logged.direction, logged.content_type, logged.text) == ("user", "text", sent["text"])
     assert await desk.link(user.id, sent["message_id"], desk.group.id) == copy["message_id"]
@@ -253,7 +253,7 @@ async def test_an_album_copied_only_in_part_is_logged_and_the_operators_told(des
         "the others."
     )
     assert copies[2]["reply_to_message"]["message_id"] == copies[0]["message_id"]
-    logged = [m.message_id for m in await desk.db.list_messages(user.id)]
+    logged = [m.message_id for m in await desk.db.log.history(user.id)]
     assert logged[1:] == [m["message_id"] for m in album]
 
 
@@ -332,7 +332,7 @@ async def test_a_new_name_renames_the_topic_and_updates_the_users_row(desk: Desk
 
     await desk.copies_in_topic(topic_id, 2)
     assert desk.fake.topic(desk.group, topic_id).name == "Bea New @bea_new"
-    stored = await desk.db.get_user(user.id)
+    stored = await desk.db.people.get(user.id)
     assert stored is not None
     assert (stored.username, stored.last_name) == ("bea_new", "New")
 
@@ -404,7 +404,7 @@ async def test_a_failure_after_the_recorded_copy_is_retried_without_a_second_cop
         if c.params.get("message_id") == sent["message_id"] and c.params["from_chat_id"] == user.id
     ]
     assert len(copies) == 1
-    counts = await desk.db.inbox_counts()
+    counts = await desk.db.inbox.counts()
     assert counts["failed"] == 0
 
 
@@ -423,4 +423,4 @@ async def test_messages_wait_in_order_while_telegram_fails_and_none_is_lost(desk
 
 
 async def _no_failed(desk: Desk) -> bool:
-    return (await desk.db.inbox_counts())["failed"] == 0
+    return (await desk.db.inbox.counts())["failed"] == 0

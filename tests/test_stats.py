@@ -194,7 +194,8 @@ async def test_conversations_through_the_storage_api(db: Database) -> None:
 
 
 async def waits(db: Database, since: datetime) -> list[tuple[int, str, str | None]]:
-    return [(w.user_id, w.started_at, w.answered_at) for w in await db.reply_waits_since(since)]
+    found = await db.reports.reply_waits_since(since)
+    return [(w.user_id, w.started_at, w.answered_at) for w in found]
 
 
 async def test_median_of_an_odd_number_of_waits(db: Database, path: Path) -> None:
@@ -298,11 +299,11 @@ async def test_an_operator_message_before_the_user_wrote_answers_nothing(
 async def test_reply_waits_since_returns_typed_records(db: Database, path: Path) -> None:
     message(path, NOW - timedelta(hours=1))
 
-    assert await db.reply_waits_since(NOW - timedelta(days=1)) == [
+    assert await db.reports.reply_waits_since(NOW - timedelta(days=1)) == [
         ReplyWait(user_id=USER, started_at=at(NOW - timedelta(hours=1)), answered_at=None)
     ]
     with pytest.raises(ValueError, match="time zone"):
-        await db.reply_waits_since(datetime(2024, 5, 1))
+        await db.reports.reply_waits_since(datetime(2024, 5, 1))
 
 
 def test_median_duration() -> None:
@@ -416,11 +417,11 @@ PROPOSED_INDEXES = (
 @pytest.mark.parametrize(
     ("name", "indexes"),
     [
-        ("count_messages_since", {"messages_created_at"}),
-        ("reply_waits_since", {"messages_created_at", "messages_user_id"}),
-        ("count_conversations_since", {"conversations_created_at"}),
-        ("list_links", {"message_links_user_id"}),
-        ("list_messages", {"messages_user_id"}),
+        ("reports.messages_since", {"messages_created_at"}),
+        ("reports.reply_waits_since", {"messages_created_at", "messages_user_id"}),
+        ("reports.new_conversations_since", {"conversations_created_at"}),
+        ("log.links", {"message_links_user_id"}),
+        ("log.history", {"messages_user_id"}),
     ],
 )
 async def test_queries_search_an_index(
@@ -452,10 +453,11 @@ async def test_queries_search_an_index(
         target_message_id=2,
     )
     write_directly(path, "ANALYZE")
-    method = getattr(db, name)
-    argument = 1000 if name in {"list_links", "list_messages"} else NOW - timedelta(days=1)
+    part, method_name = name.split(".")
+    method = getattr(getattr(db, part), method_name)
+    argument = 1000 if part == "log" else NOW - timedelta(days=1)
     calls = [lambda: method(argument)]
-    if name == "list_messages":
+    if name == "log.history":
         calls.append(lambda: method(argument, limit=5))
 
     for call in calls:

@@ -18,7 +18,7 @@ from storage import (
     Database,
     NotConnectedError,
     StorageError,
-    User,
+    UserProfile,
     UserState,
 )
 from tests.storage_helpers import (
@@ -195,7 +195,7 @@ async def test_init_is_safe_to_call_on_every_start(db: Database, path: Path) -> 
     await db.init()
     await db.init()
 
-    assert await db.get_user(1) == User(1, "ann", "Ann", None)
+    assert await db.people.get(1) == UserProfile(1, "ann", "Ann", None)
 
 
 async def test_data_survives_close_and_reopen(path: Path) -> None:
@@ -206,7 +206,7 @@ async def test_data_survives_close_and_reopen(path: Path) -> None:
         await link(db, (1, 7), (GROUP, 70))
 
     async with open_database(path) as reopened:
-        assert await reopened.get_user(1) == User(1, "ann", "Ann", "Lee")
+        assert await reopened.people.get(1) == UserProfile(1, "ann", "Ann", "Lee")
         assert await reopened.get_active_conversation(1) == Conversation(1, 42, True)
         assert await reopened.find_user_id_by_topic(42) == 1
         assert committed(path, "SELECT chat_id, message_id FROM messages") == [(1, 7)]
@@ -274,8 +274,7 @@ async def test_wal_foreign_keys_and_full_synchronous_are_on(db: Database, path: 
     assert health["synchronous"] == "FULL"
     # WAL is a property of the file: another connection sees it too.
     assert committed(path, "PRAGMA journal_mode") == [("wal",)]
-    assert db._conn is not None
-    assert list(await db._conn.execute_fetchall("PRAGMA busy_timeout")) == [(5000,)]
+    assert [tuple(row) for row in await db.fetch_all("PRAGMA busy_timeout")] == [(5000,)]
 
 
 def _calls() -> list[tuple[str, Callable[[Database], Awaitable[Any]]]]:
@@ -287,7 +286,7 @@ def _calls() -> list[tuple[str, Callable[[Database], Awaitable[Any]]]]:
         ("init", lambda db: db.init()),
         ("transaction", use_transaction),
         ("upsert_user", lambda db: db.upsert_user(1, None, None, None)),
-        ("get_user", lambda db: db.get_user(1)),
+        ("get_user", lambda db: db.people.get(1)),
         ("get_active_conversation", lambda db: db.get_active_conversation(1)),
         ("set_conversation", lambda db: db.set_conversation(1, 2)),
         ("deactivate_conversation", lambda db: db.deactivate_conversation(1)),
@@ -324,15 +323,15 @@ def _calls() -> list[tuple[str, Callable[[Database], Awaitable[Any]]]]:
                 payload_json=None,
             ),
         ),
-        ("inbox_add", lambda db: db.inbox_add([(1, "k", "{}")])),
-        ("inbox_pending", lambda db: db.inbox_pending()),
-        ("inbox_done", lambda db: db.inbox_done(1)),
-        ("inbox_attempt_failed", lambda db: db.inbox_attempt_failed(1, error="x")),
-        ("inbox_park", lambda db: db.inbox_park(1, error="x")),
-        ("inbox_counts", lambda db: db.inbox_counts()),
-        ("inbox_failed", lambda db: db.inbox_failed()),
-        ("inbox_requeue_failed", lambda db: db.inbox_requeue_failed()),
-        ("inbox_prune", lambda db: db.inbox_prune(older_than_seconds=1)),
+        ("inbox_add", lambda db: db.inbox.add([(1, "k", "{}")])),
+        ("inbox_pending", lambda db: db.inbox.pending()),
+        ("inbox_done", lambda db: db.inbox.done(1)),
+        ("inbox_attempt_failed", lambda db: db.inbox.attempt_failed(1, error="x")),
+        ("inbox_park", lambda db: db.inbox.park(1, error="x")),
+        ("inbox_counts", lambda db: db.inbox.counts()),
+        ("inbox_failed", lambda db: db.inbox.failed()),
+        ("inbox_requeue_failed", lambda db: db.inbox.requeue_failed()),
+        ("inbox_prune", lambda db: db.inbox.prune(older_than_seconds=1)),
     ]
 
 
@@ -410,7 +409,7 @@ async def test_healthcheck_reports_a_broken_connection_without_raising(db: Datab
 async def test_upsert_user_inserts_a_new_user(db: Database, path: Path) -> None:
     await db.upsert_user(1, "ann", "Ann", "Lee")
 
-    assert await db.get_user(1) == User(1, "ann", "Ann", "Lee")
+    assert await db.people.get(1) == UserProfile(1, "ann", "Ann", "Lee")
     assert committed(path, "SELECT user_id, username, first_name, last_name FROM users") == [
         (1, "ann", "Ann", "Lee")
     ]
@@ -420,8 +419,8 @@ async def test_upsert_user_strips_the_leading_at(db: Database) -> None:
     await db.upsert_user(1, "@ann", "Ann", None)
     await db.upsert_user(2, "@", "Bob", None)
 
-    assert await db.get_user(1) == User(1, "ann", "Ann", None)
-    assert await db.get_user(2) == User(2, None, "Bob", None)
+    assert await db.people.get(1) == UserProfile(1, "ann", "Ann", None)
+    assert await db.people.get(2) == UserProfile(2, None, "Bob", None)
 
 
 async def test_upsert_user_updates_the_three_profile_fields(db: Database, path: Path) -> None:
@@ -434,7 +433,7 @@ async def test_upsert_user_updates_the_three_profile_fields(db: Database, path: 
 
     await db.upsert_user(1, "@annie", "Annie", None)
 
-    assert await db.get_user(1) == User(1, "annie", "Annie", None)
+    assert await db.people.get(1) == UserProfile(1, "annie", "Annie", None)
     [(created_at, updated_at)] = committed(path, "SELECT created_at, updated_at FROM users")
     assert created_at == "2000-01-01T00:00:00.000Z"
     assert updated_at > "2000-01-01T00:00:00.000Z"
@@ -466,7 +465,7 @@ async def test_timestamps_are_iso_8601_utc(db: Database, path: Path) -> None:
 
 
 async def test_get_user_of_an_unknown_user_is_none(db: Database) -> None:
-    assert await db.get_user(404) is None
+    assert await db.people.get(404) is None
 
 
 # --- conversations ---------------------------------------------------------------------------
@@ -688,7 +687,7 @@ async def test_log_user_message_is_atomic(db: Database, path: Path) -> None:
 
     assert committed(path, "SELECT count(*) FROM users") == [(0,)]
     assert committed(path, "SELECT count(*) FROM messages") == [(0,)]
-    assert await db.get_user(USER) is None
+    assert await db.people.get(USER) is None
 
 
 async def test_failed_log_user_message_keeps_the_old_profile(db: Database) -> None:
@@ -697,7 +696,7 @@ async def test_failed_log_user_message_keeps_the_old_profile(db: Database) -> No
     with pytest.raises(sqlite3.IntegrityError):
         await log_user_message(db, username="annie", first_name="Annie", direction="sideways")
 
-    assert await db.get_user(USER) == User(USER, "ann", "Ann", None)
+    assert await db.people.get(USER) == UserProfile(USER, "ann", "Ann", None)
 
 
 async def test_log_user_message_duplicate_still_updates_the_profile(db: Database) -> None:
@@ -705,34 +704,34 @@ async def test_log_user_message_duplicate_still_updates_the_profile(db: Database
 
     await log_user_message(db, message_id=1, first_name="Annie")
 
-    assert await db.get_user(USER) == User(USER, "ann", "Annie", None)
+    assert await db.people.get(USER) == UserProfile(USER, "ann", "Annie", None)
 
 
 # --- the relay's per-message read ---------------------------------------------------------------
 
 
 async def test_user_state_reads_profile_conversation_and_ban_at_once(db: Database) -> None:
-    assert await db.get_user_state(5) == UserState(user=None, conversation=None, ban=None)
+    assert await db.people.state(5) == UserState(user=None, conversation=None, ban=None)
 
     await db.upsert_user(5, "eve", "Eve", None)
-    await db.set_user_language(5, "ru")
+    await db.people.set_language(5, "ru")
     await db.set_conversation(5, 77, active=False)
-    state = await db.get_user_state(5)
-    assert state.user == User(5, "eve", "Eve", None, "ru")
+    state = await db.people.state(5)
+    assert state.user == UserProfile(5, "eve", "Eve", None, "ru")
     assert state.conversation == Conversation(5, 77, False)
     assert state.ban is None
     assert state.offline_notice_for is None
-    await db.set_offline_notice(5, "2026-11-27T18:00:00+01:00")
-    assert (await db.get_user_state(5)).offline_notice_for == "2026-11-27T18:00:00+01:00"
+    await db.conversations.set_offline_notice(5, "2026-11-27T18:00:00+01:00")
+    assert (await db.people.state(5)).offline_notice_for == "2026-11-27T18:00:00+01:00"
 
-    assert await db.ban_user(5, reason="spam", banned_by=9)
-    assert not await db.ban_user(5, reason="again", banned_by=9)
-    await db.mark_ban_notified(5)
-    ban = (await db.get_user_state(5)).ban
+    assert await db.people.ban(5, reason="spam", banned_by=9)
+    assert not await db.people.ban(5, reason="again", banned_by=9)
+    await db.people.mark_ban_notified(5)
+    ban = (await db.people.state(5)).ban
     assert ban is not None
     assert (ban.user_id, ban.reason, ban.banned_by, ban.notified) == (5, "spam", 9, True)
-    assert ban == await db.get_ban(5)
+    assert ban == await db.people.get_ban(5)
 
-    assert await db.unban_user(5)
-    assert not await db.unban_user(5)
-    assert (await db.get_user_state(5)).ban is None
+    assert await db.people.unban(5)
+    assert not await db.people.unban(5)
+    assert (await db.people.state(5)).ban is None

@@ -23,9 +23,8 @@ from tests.storage_helpers import committed, log_message
 
 async def trace(db: Database) -> list[str]:
     """Every statement the connection runs from now on, as SQLite reports it."""
-    assert db._conn is not None
     statements: list[str] = []
-    await db._conn.set_trace_callback(statements.append)
+    await db.trace(statements.append)
     return statements
 
 
@@ -88,7 +87,7 @@ async def test_a_failing_write_fails_alone_and_the_rest_of_its_group_commits(
         writes = await started(
             log_message(db, message_id=1),
             log_message(db, message_id=2, direction="sideways"),  # breaks the CHECK
-            db._write(half_then_fail),
+            db.write(half_then_fail),
             log_message(db, message_id=3),
         )
     outcomes = await asyncio.gather(*writes, return_exceptions=True)
@@ -112,7 +111,7 @@ async def test_an_error_that_ends_the_transaction_fails_every_write_of_the_group
     async with connection_held(db):
         writes = await started(
             log_message(db, message_id=1),
-            db._write(disk_full),
+            db.write(disk_full),
             log_message(db, message_id=2),
         )
     outcomes = await asyncio.gather(*writes, return_exceptions=True)

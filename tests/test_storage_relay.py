@@ -27,21 +27,21 @@ OTHER_USER = 456
 
 
 async def test_get_conversation_returns_it_active_or_not(db: Database) -> None:
-    assert await db.get_conversation(USER) is None
+    assert await db.conversations.get(USER) is None
     await db.set_conversation(USER, 42)
-    assert await db.get_conversation(USER) == Conversation(USER, 42, True)
+    assert await db.conversations.get(USER) == Conversation(USER, 42, True)
 
     await db.deactivate_conversation(USER)
 
-    assert await db.get_conversation(USER) == Conversation(USER, 42, False)
+    assert await db.conversations.get(USER) == Conversation(USER, 42, False)
     assert await db.get_active_conversation(USER) is None
 
 
 async def test_find_conversation_by_topic_includes_inactive_ones(db: Database) -> None:
-    assert await db.find_conversation_by_topic(42) is None
+    assert await db.conversations.by_topic(42) is None
     await db.set_conversation(USER, 42, active=False)
 
-    assert await db.find_conversation_by_topic(42) == Conversation(USER, 42, False)
+    assert await db.conversations.by_topic(42) == Conversation(USER, 42, False)
     assert await db.find_user_id_by_topic(42) is None
 
 
@@ -49,20 +49,20 @@ async def test_find_conversation_by_topic_prefers_the_active_one(db: Database) -
     await db.set_conversation(USER, 42, active=True)
     await db.set_conversation(OTHER_USER, 42, active=False)
 
-    assert await db.find_conversation_by_topic(42) == Conversation(USER, 42, True)
+    assert await db.conversations.by_topic(42) == Conversation(USER, 42, True)
 
 
 # --- the logged message ------------------------------------------------------------------------
 
 
 async def test_get_message_returns_what_was_logged(db: Database) -> None:
-    assert await db.get_message(chat_id=USER, message_id=1) is None
+    assert await db.log.get(chat_id=USER, message_id=1) is None
     payload = json.dumps({"photo": [{"file_unique_id": "u1"}]})
     await log_message(
         db, content_type="photo", text=None, caption="look", file_id="F1", payload_json=payload
     )
 
-    assert await db.get_message(chat_id=USER, message_id=1) == LoggedMessage(
+    assert await db.log.get(chat_id=USER, message_id=1) == LoggedMessage(
         user_id=USER,
         direction="user",
         chat_id=USER,
@@ -78,7 +78,7 @@ async def test_get_message_returns_what_was_logged(db: Database) -> None:
 async def test_update_message_replaces_the_content_after_an_edit(db: Database) -> None:
     await log_message(db, direction="operator", chat_id=GROUP, message_id=7, text="v1")
 
-    updated = await db.update_message(
+    updated = await db.log.update(
         chat_id=GROUP,
         message_id=7,
         content_type="text",
@@ -89,7 +89,7 @@ async def test_update_message_replaces_the_content_after_an_edit(db: Database) -
     )
 
     assert updated is True
-    logged = await db.get_message(chat_id=GROUP, message_id=7)
+    logged = await db.log.get(chat_id=GROUP, message_id=7)
     assert logged is not None
     assert (logged.text, logged.payload_json, logged.direction) == (
         "v2",
@@ -99,7 +99,7 @@ async def test_update_message_replaces_the_content_after_an_edit(db: Database) -
 
 
 async def test_update_message_of_an_unlogged_message_changes_nothing(db: Database) -> None:
-    updated = await db.update_message(
+    updated = await db.log.update(
         chat_id=GROUP,
         message_id=7,
         content_type="text",
@@ -109,7 +109,7 @@ async def test_update_message_of_an_unlogged_message_changes_nothing(db: Databas
         payload_json=None,
     )
     assert updated is False
-    assert await db.get_message(chat_id=GROUP, message_id=7) is None
+    assert await db.log.get(chat_id=GROUP, message_id=7) is None
 
 
 async def test_update_message_inside_a_transaction_rolls_back_with_it(db: Database) -> None:
@@ -117,7 +117,7 @@ async def test_update_message_inside_a_transaction_rolls_back_with_it(db: Databa
 
     async def edit_then_fail() -> None:
         async with db.transaction():
-            await db.update_message(
+            await db.log.update(
                 chat_id=USER,
                 message_id=1,
                 content_type="text",
@@ -125,13 +125,12 @@ async def test_update_message_inside_a_transaction_rolls_back_with_it(db: Databa
                 caption=None,
                 file_id=None,
                 payload_json=None,
-                commit=False,
             )
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         await edit_then_fail()
-    logged = await db.get_message(chat_id=USER, message_id=1)
+    logged = await db.log.get(chat_id=USER, message_id=1)
     assert logged is not None
     assert logged.text == "v1"
 
@@ -150,24 +149,21 @@ async def link(db: Database, source: tuple[int, int], target: tuple[int, int]) -
 
 
 async def test_find_message_link_names_the_chat_and_the_user_both_ways(db: Database) -> None:
-    assert await db.find_message_link(source_chat_id=GROUP, source_message_id=70) is None
+    assert await db.log.find_link(source_chat_id=GROUP, source_message_id=70) is None
     await link(db, (USER, 7), (GROUP, 70))
 
-    assert await db.find_message_link(source_chat_id=GROUP, source_message_id=70) == MessageLink(
+    assert await db.log.find_link(source_chat_id=GROUP, source_message_id=70) == MessageLink(
         user_id=USER,
         source_chat_id=GROUP,
         source_message_id=70,
         target_chat_id=USER,
         target_message_id=7,
     )
-    found = await db.find_message_link(
-        source_chat_id=USER, source_message_id=7, target_chat_id=GROUP
-    )
+    found = await db.log.find_link(source_chat_id=USER, source_message_id=7, target_chat_id=GROUP)
     assert found is not None
     assert (found.target_chat_id, found.target_message_id) == (GROUP, 70)
     assert (
-        await db.find_message_link(source_chat_id=USER, source_message_id=7, target_chat_id=-5)
-        is None
+        await db.log.find_link(source_chat_id=USER, source_message_id=7, target_chat_id=-5) is None
     )
 
 
@@ -212,19 +208,15 @@ async def test_log_relayed_message_that_fails_leaves_neither_row(db: Database, p
 
 
 async def test_find_linked_message_ids_lists_the_first_copy_then_later_parts(db: Database) -> None:
-    assert (
-        await db.find_linked_message_ids(
-            source_chat_id=USER, source_message_id=7, target_chat_id=GROUP
-        )
-        == []
-    )
+    assert await db.log.parts(source_chat_id=USER, source_message_id=7, target_chat_id=GROUP) == []
     await link(db, (USER, 7), (GROUP, 70))  # the media with a shortened caption
     await link(db, (USER, 8), (GROUP, 71))  # another message in between
     await link(db, (USER, 7), (GROUP, 72))  # the full caption, as text
 
-    assert await db.find_linked_message_ids(
-        source_chat_id=USER, source_message_id=7, target_chat_id=GROUP
-    ) == [70, 72]
+    assert await db.log.parts(source_chat_id=USER, source_message_id=7, target_chat_id=GROUP) == [
+        70,
+        72,
+    ]
     # The first copy is still the answer to "which message is its copy".
     assert (
         await db.find_linked_message_id(
@@ -232,13 +224,13 @@ async def test_find_linked_message_ids_lists_the_first_copy_then_later_parts(db:
         )
         == 70
     )
-    assert await db.find_linked_message_ids(
-        source_chat_id=USER, source_message_id=8, target_chat_id=GROUP
-    ) == [71]
+    assert await db.log.parts(source_chat_id=USER, source_message_id=8, target_chat_id=GROUP) == [
+        71
+    ]
     # From the other side, each part leads back to the source.
-    assert await db.find_linked_message_ids(
-        source_chat_id=GROUP, source_message_id=72, target_chat_id=USER
-    ) == [7]
+    assert await db.log.parts(source_chat_id=GROUP, source_message_id=72, target_chat_id=USER) == [
+        7
+    ]
 
 
 async def test_find_linked_message_ids_keeps_other_users_and_chats_apart(db: Database) -> None:
@@ -246,12 +238,10 @@ async def test_find_linked_message_ids_keeps_other_users_and_chats_apart(db: Dat
     await link(db, (OTHER_USER, 7), (GROUP, 71))  # same message id, another private chat
     await link(db, (USER, 7), (-5, 9))
 
-    assert await db.find_linked_message_ids(
-        source_chat_id=USER, source_message_id=7, target_chat_id=GROUP
-    ) == [70]
-    assert await db.find_linked_message_ids(
-        source_chat_id=USER, source_message_id=7, target_chat_id=-5
-    ) == [9]
+    assert await db.log.parts(source_chat_id=USER, source_message_id=7, target_chat_id=GROUP) == [
+        70
+    ]
+    assert await db.log.parts(source_chat_id=USER, source_message_id=7, target_chat_id=-5) == [9]
 
 
 async def test_find_linked_message_ids_searches_by_index(db: Database, path: Path) -> None:
@@ -259,9 +249,7 @@ async def test_find_linked_message_ids_searches_by_index(db: Database, path: Pat
 
     [statement] = await statements_run_by(
         db,
-        lambda: db.find_linked_message_ids(
-            source_chat_id=USER, source_message_id=7, target_chat_id=GROUP
-        ),
+        lambda: db.log.parts(source_chat_id=USER, source_message_id=7, target_chat_id=GROUP),
     )
 
     plan = query_plan(path, statement)

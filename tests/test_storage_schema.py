@@ -17,7 +17,7 @@ from storage import (
     Database,
     SchemaTooNewError,
     StorageError,
-    User,
+    UserProfile,
 )
 from storage._sqlite import split_script
 from storage.migrations import MIGRATIONS, migrate, schema_version
@@ -156,7 +156,7 @@ async def test_a_version_1_database_keeps_its_data_when_upgraded(path: Path) -> 
     assert "inbox" not in {o[1] for o in schema_snapshot(path)["objects"]}
 
     async with open_database(path) as db:
-        assert await db.get_user(1) == User(1, "ann", "Ann", None)
+        assert await db.people.get(1) == UserProfile(1, "ann", "Ann", None)
         assert await db.get_active_conversation(1) == Conversation(1, 42, True)
         assert await db.find_user_id_by_topic(42) == 1
         assert (
@@ -165,7 +165,7 @@ async def test_a_version_1_database_keeps_its_data_when_upgraded(path: Path) -> 
             )
             == 7
         )
-        assert await db.inbox_add([(10, "user:1", "{}")]) == [10]  # the new table works
+        assert await db.inbox.add([(10, "user:1", "{}")]) == [10]  # the new table works
 
     assert committed(path, "SELECT text FROM messages") == [("hello",)]
     assert committed(path, "PRAGMA user_version") == [(LATEST_VERSION,)]
@@ -315,10 +315,10 @@ def test_every_shipped_migration_splits_cleanly() -> None:
 Action = Callable[[Database], Awaitable[Any]]
 
 LOOKUPS: list[tuple[str, Action, str]] = [
-    ("get_user", lambda db: db.get_user(1), "users"),
-    ("get_user_state", lambda db: db.get_user_state(1), "conversations"),
-    ("get_ban", lambda db: db.get_ban(1), "bans"),
-    ("inbox_requeue", lambda db: db.inbox_requeue(12), "inbox"),
+    ("get_user", lambda db: db.people.get(1), "users"),
+    ("get_user_state", lambda db: db.people.state(1), "conversations"),
+    ("get_ban", lambda db: db.people.get_ban(1), "bans"),
+    ("inbox_requeue", lambda db: db.inbox.requeue(12), "inbox"),
     ("get_active_conversation", lambda db: db.get_active_conversation(1), "conversations"),
     ("find_user_id_by_topic", lambda db: db.find_user_id_by_topic(42), "conversations"),
     ("deactivate_conversation", lambda db: db.deactivate_conversation(2), "conversations"),
@@ -334,14 +334,14 @@ LOOKUPS: list[tuple[str, Action, str]] = [
         lambda db: db.find_linked_message_id(source_chat_id=-100, source_message_id=70),
         "message_links",
     ),
-    ("inbox_pending", lambda db: db.inbox_pending(limit=10), "inbox"),
-    ("inbox_failed", lambda db: db.inbox_failed(), "inbox"),
-    ("inbox_done", lambda db: db.inbox_done(3), "inbox"),
-    ("inbox_attempt_failed", lambda db: db.inbox_attempt_failed(4, error="x"), "inbox"),
-    ("inbox_park", lambda db: db.inbox_park(5, error="x"), "inbox"),
-    ("inbox_counts", lambda db: db.inbox_counts(), "inbox"),
-    ("inbox_requeue_failed", lambda db: db.inbox_requeue_failed(), "inbox"),
-    ("inbox_prune", lambda db: db.inbox_prune(older_than_seconds=60), "inbox"),
+    ("inbox_pending", lambda db: db.inbox.pending(limit=10), "inbox"),
+    ("inbox_failed", lambda db: db.inbox.failed(), "inbox"),
+    ("inbox_done", lambda db: db.inbox.done(3), "inbox"),
+    ("inbox_attempt_failed", lambda db: db.inbox.attempt_failed(4, error="x"), "inbox"),
+    ("inbox_park", lambda db: db.inbox.park(5, error="x"), "inbox"),
+    ("inbox_counts", lambda db: db.inbox.counts(), "inbox"),
+    ("inbox_requeue_failed", lambda db: db.inbox.requeue_failed(), "inbox"),
+    ("inbox_prune", lambda db: db.inbox.prune(older_than_seconds=60), "inbox"),
 ]
 
 
@@ -357,10 +357,10 @@ async def _some_rows(db: Database) -> None:
             target_chat_id=-100,
             target_message_id=70 + user_id,
         )
-    await db.inbox_add([(update_id, f"user:{update_id}", "{}") for update_id in range(1, 40)])
+    await db.inbox.add([(update_id, f"user:{update_id}", "{}") for update_id in range(1, 40)])
     for update_id in range(1, 10):
-        await db.inbox_done(update_id)
-    await db.inbox_park(12, error="x")
+        await db.inbox.done(update_id)
+    await db.inbox.park(12, error="x")
 
 
 @pytest.mark.parametrize(("action", "table"), [x[1:] for x in LOOKUPS], ids=[x[0] for x in LOOKUPS])

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from storage import Database, StorageError, TransactionAbortedError, User
+from storage import Database, StorageError, TransactionAbortedError, UserProfile
 from tests.storage_helpers import (
     committed,
     log_message,
@@ -47,10 +47,10 @@ def count(path: Path, sql: str) -> int:
 async def test_transaction_commits_when_the_block_succeeds(db: Database, path: Path) -> None:
     async with db.transaction():
         await db.upsert_user(1, "ann", "Ann", None, commit=False)
-        await db.set_conversation(1, 42, commit=False)
+        await db.set_conversation(1, 42)
         await log_message(db, user_id=1, chat_id=1, commit=False)
         # Visible inside the transaction, not yet to anybody else.
-        assert await db.get_user(1) == User(1, "ann", "Ann", None)
+        assert await db.people.get(1) == UserProfile(1, "ann", "Ann", None)
         assert count(path, "SELECT count(*) FROM users") == 0
 
     assert committed(path, "SELECT user_id FROM users") == [(1,)]
@@ -64,7 +64,7 @@ async def test_transaction_rolls_back_and_reraises_when_the_block_raises(
     async def write_then_fail() -> None:
         async with db.transaction():
             await db.upsert_user(1, "ann", "Ann", None, commit=False)
-            await db.set_conversation(1, 42, commit=False)
+            await db.set_conversation(1, 42)
             await log_message(db, user_id=1, chat_id=1, commit=False)
             raise Boom
 
@@ -74,7 +74,7 @@ async def test_transaction_rolls_back_and_reraises_when_the_block_raises(
     assert count(path, "SELECT count(*) FROM users") == 0
     assert count(path, "SELECT count(*) FROM conversations") == 0
     assert count(path, "SELECT count(*) FROM messages") == 0
-    assert await db.get_user(1) is None
+    assert await db.people.get(1) is None
     # The connection is usable again, outside any transaction.
     await db.upsert_user(2, None, None, None)
     assert committed(path, "SELECT user_id FROM users") == [(2,)]
@@ -129,8 +129,7 @@ async def test_cancelled_while_beginning_leaves_no_transaction_open(
     async with asyncio.timeout(5), db.transaction():
         await db.upsert_user(2, None, None, None, commit=False)
     assert committed(path, "SELECT user_id FROM users") == [(2,)]
-    assert db._conn is not None
-    assert not db._conn.in_transaction
+    assert not db.in_transaction
 
 
 async def test_commit_false_outside_a_transaction_is_committed_on_its_own(
@@ -139,8 +138,7 @@ async def test_commit_false_outside_a_transaction_is_committed_on_its_own(
     await db.upsert_user(1, "ann", None, None, commit=False)
 
     assert committed(path, "SELECT user_id FROM users") == [(1,)]
-    assert db._conn is not None
-    assert not db._conn.in_transaction
+    assert not db.in_transaction
 
     # ... so a later, unrelated rollback cannot take it away.
     async def unrelated_failure() -> None:
@@ -236,7 +234,7 @@ async def test_failed_log_user_message_inside_a_transaction_stays_atomic(
     db: Database, path: Path
 ) -> None:
     async with db.transaction():
-        await db.set_conversation(1, 42, commit=False)
+        await db.set_conversation(1, 42)
         with pytest.raises(sqlite3.IntegrityError):
             await log_user_message(db, direction="sideways")
         # The caller caught the error and goes on: the half-done call must not be committed.
@@ -335,7 +333,7 @@ B_WRITES: list[tuple[str, Write, str]] = [
     ),
     (
         "inbox_add",
-        lambda db: db.inbox_add([(2, "user:2", "{}")]),
+        lambda db: db.inbox.add([(2, "user:2", "{}")]),
         "SELECT count(*) FROM inbox WHERE update_id = 2",
     ),
     (
@@ -403,7 +401,7 @@ async def test_a_read_from_another_task_never_sees_uncommitted_writes(
 
     async def task_a() -> None:
         async with db.transaction():
-            await db.set_conversation(1, 42, commit=False)
+            await db.set_conversation(1, 42)
             a_wrote.set()
             await a_may_finish.wait()
             if a_fails:
@@ -429,7 +427,7 @@ async def test_many_concurrent_transactions_each_stay_whole(db: Database, path: 
         async with db.transaction():
             await db.upsert_user(user_id, None, None, None, commit=False)
             await asyncio.sleep(0)  # let the other tasks run in between
-            await db.set_conversation(user_id, 1000 + user_id, commit=False)
+            await db.set_conversation(user_id, 1000 + user_id)
             if user_id % 3 == 0:
                 raise Boom
 
@@ -481,12 +479,12 @@ async def test_a_task_started_inside_a_transaction_waits_for_it_and_warns(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="storage")
-    children: list[asyncio.Task[User | None]] = []
+    children: list[asyncio.Task[UserProfile | None]] = []
 
     async def start_a_reader_then_fail() -> None:
         async with db.transaction():
             await db.upsert_user(1, "ann", None, None, commit=False)
-            children.append(asyncio.create_task(db.get_user(1)))
+            children.append(asyncio.create_task(db.people.get(1)))
             await asyncio.sleep(0)  # the child asks for the user now
             assert not children[0].done()
             raise Boom

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -15,14 +16,14 @@ from aiogram.types import Message
 
 from bot.relay import content
 from bot.relay.transcript import render_transcript, transcript_filename
-from storage import Database, LoggedMessage, MessageLink, User
+from storage import Database, LoggedMessage, MessageLink, UserProfile
 from tests.storage_helpers import ISO_UTC, MESSAGE_DEFAULTS, USER, log_message, write_directly
 
 GROUP = -1001234567890
 TOPIC = 42
 BERLIN = ZoneInfo("Europe/Berlin")
 GENERATED = datetime(2024, 5, 3, 9, 30, tzinfo=UTC)
-ANN = User(user_id=USER, username="ann", first_name="Ann", last_name="Lee")
+ANN = UserProfile(user_id=USER, username="ann", first_name="Ann", last_name="Lee")
 BOB = {"id": 7, "is_bot": False, "first_name": "Bob", "last_name": "Stone"}
 # 2024-05-01 12:00:00 UTC, 14:00 in Berlin
 NOON = 1714564800
@@ -49,7 +50,7 @@ def operator(message_id: int, text: str | None = "hi", **payload: Any) -> Logged
 def render(
     messages: list[LoggedMessage],
     links: list[MessageLink] | None = None,
-    user: User = ANN,
+    user: UserProfile = ANN,
     timezone: ZoneInfo = BERLIN,
 ) -> str:
     document = render_transcript(
@@ -169,7 +170,7 @@ def test_a_naive_generation_time_is_refused() -> None:
 
 def test_everything_people_wrote_is_escaped() -> None:
     evil = "<script>alert('x')</script> & \"co\""
-    user = User(user_id=USER, username="<b>ann</b>", first_name=evil, last_name="& Lee")
+    user = UserProfile(user_id=USER, username="<b>ann</b>", first_name=evil, last_name="& Lee")
     operator_name = {"id": 7, "is_bot": False, "first_name": '<img src=x onerror="boom()">'}
     messages = [
         entry(message_id=1, text=f"{evil}\n<a href='http://evil'>click</a>"),
@@ -281,7 +282,7 @@ def test_operator_without_payload_is_just_operator() -> None:
 
 
 def test_a_user_without_a_name_is_named_by_the_message_or_the_id() -> None:
-    nameless = User(user_id=USER, username=None, first_name=None, last_name=None)
+    nameless = UserProfile(user_id=USER, username=None, first_name=None, last_name=None)
     sender = json.dumps({"from_user": {"id": USER, "first_name": "Ann"}})
 
     assert '<bdi class="who">Ann</bdi>' in render([entry(payload_json=sender)], user=nameless)
@@ -468,7 +469,7 @@ def test_a_reply_to_a_further_part_goes_to_its_source() -> None:
 
 
 def _fields(message: LoggedMessage) -> dict[str, Any]:
-    return {name: getattr(message, name) for name in LoggedMessage.__dataclass_fields__}
+    return {field.name: getattr(message, field.name) for field in dataclasses.fields(message)}
 
 
 def test_the_implicit_reply_to_the_topic_start_is_not_a_reply() -> None:
@@ -639,7 +640,7 @@ async def test_list_messages_returns_the_users_messages_in_order_with_created_at
     await log_message(db, user_id=456, chat_id=456, message_id=1, text="someone else")
     await log_message(db, message_id=2, text="three")
 
-    logged = await db.list_messages(USER)
+    logged = await db.log.history(USER)
 
     assert [(m.direction, m.text) for m in logged] == [
         ("user", "one"),
@@ -647,26 +648,26 @@ async def test_list_messages_returns_the_users_messages_in_order_with_created_at
         ("user", "three"),
     ]
     assert all(m.created_at is not None and ISO_UTC.match(m.created_at) for m in logged)
-    assert await db.list_messages(999) == []
+    assert await db.log.history(999) == []
 
 
 async def test_list_messages_with_a_limit_keeps_the_most_recent(db: Database) -> None:
     for message_id in range(1, 6):
         await log_message(db, message_id=message_id, text=f"m{message_id}")
 
-    assert [m.text for m in await db.list_messages(USER, limit=2)] == ["m4", "m5"]
-    assert await db.list_messages(USER, limit=0) == []
-    assert len(await db.list_messages(USER, limit=10)) == 5
+    assert [m.text for m in await db.log.history(USER, limit=2)] == ["m4", "m5"]
+    assert await db.log.history(USER, limit=0) == []
+    assert len(await db.log.history(USER, limit=10)) == 5
     with pytest.raises(ValueError, match="limit"):
-        await db.list_messages(USER, limit=-1)
+        await db.log.history(USER, limit=-1)
 
 
 async def test_get_message_and_list_messages_agree(db: Database, path: Path) -> None:
     await log_message(db, message_id=1, payload_json='{"date": 1}')
     write_directly(path, "UPDATE messages SET created_at = '2024-05-01T12:00:00.000Z'")
 
-    single = await db.get_message(chat_id=USER, message_id=1)
-    [listed] = await db.list_messages(USER)
+    single = await db.log.get(chat_id=USER, message_id=1)
+    [listed] = await db.log.history(USER)
 
     assert single is not None
     assert single.created_at == listed.created_at == "2024-05-01T12:00:00.000Z"
@@ -691,7 +692,7 @@ async def test_list_links_returns_both_directions_of_the_users_links(db: Databas
         target_message_id=901,
     )
 
-    assert await db.list_links(USER) == [
+    assert await db.log.links(USER) == [
         link((USER, 1), (GROUP, 900)),
         link((GROUP, 900), (USER, 1)),
     ]
@@ -715,10 +716,10 @@ async def test_a_transcript_from_the_database(db: Database) -> None:
         text="On its way",
         payload_json=json.dumps({"from_user": BOB, "reply_to_message": {"message_id": 900}}),
     )
-    user = await db.get_user(USER)
+    user = await db.people.get(USER)
     assert user is not None
 
-    document = render(await db.list_messages(USER), await db.list_links(USER), user=user)
+    document = render(await db.log.history(USER), await db.log.links(USER), user=user)
 
     assert "2 messages" in document
     assert "in reply to <bdi>Ann Lee</bdi>: Where is &lt;my&gt; parcel?</a>" in document

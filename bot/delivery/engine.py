@@ -107,7 +107,7 @@ class DeliveryEngine:
         """Queue what a previous run left in the inbox; call before taking new updates."""
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._prune_forever(), name="inbox-prune")
-        pending = await self._db.inbox_pending()
+        pending = await self._db.inbox.pending()
         self._enqueue(pending)
         if pending:
             logger.info("Resuming %d update(s) left in the inbox", len(pending))
@@ -118,10 +118,10 @@ class DeliveryEngine:
 
         Parked updates are in no queue, so none can run twice. Returns how many were requeued.
         """
-        parked = await self._db.inbox_failed(limit=None)
+        parked = await self._db.inbox.failed(limit=None)
         requeued = []
         for item in parked:
-            if await self._db.inbox_requeue(item.update_id):
+            if await self._db.inbox.requeue(item.update_id):
                 requeued.append(item)
         self._enqueue(requeued)
         if requeued:
@@ -137,7 +137,7 @@ class DeliveryEngine:
         rows = [(u["update_id"], queue_key(u), json.dumps(u, ensure_ascii=False)) for u in updates]
         if not rows:
             return []
-        added = await self._db.inbox_add(rows)
+        added = await self._db.inbox.add(rows)
         self.stats.received += len(added)
         self.stats.duplicates += len(rows) - len(added)
         self.stats.last_update_at = time.time()
@@ -251,7 +251,7 @@ class DeliveryEngine:
             try:
                 attempts = 0
                 for item in batch:
-                    attempts = await self._db.inbox_attempt_failed(
+                    attempts = await self._db.inbox.attempt_failed(
                         item.update_id, error=description
                     )
             except Exception:
@@ -297,7 +297,7 @@ class DeliveryEngine:
             self._unrecorded[item.update_id] = parked
         if parked is None:
             # At once, so that an album's items share one commit.
-            await asyncio.gather(*(self._db.inbox_done(item.update_id) for item in batch))
+            await asyncio.gather(*(self._db.inbox.done(item.update_id) for item in batch))
             self.stats.handled += len(batch)
         else:
             await self._park(batch, parked)
@@ -322,7 +322,7 @@ class DeliveryEngine:
     async def _park(self, batch: list[InboxItem], reason: str) -> None:
         """Set an update (or a whole album) aside as failed, and tell a person once."""
         for item in batch:
-            await self._db.inbox_park(item.update_id, error=reason)
+            await self._db.inbox.park(item.update_id, error=reason)
             logger.error(
                 "Update %d (queue %s) parked as failed: %s", item.update_id, item.queue_key, reason
             )
@@ -347,7 +347,7 @@ class DeliveryEngine:
         """
         while not self._stopping.is_set():
             try:
-                removed = await self._db.inbox_prune(older_than_seconds=INBOX_RETENTION)
+                removed = await self._db.inbox.prune(older_than_seconds=INBOX_RETENTION)
                 if removed:
                     logger.info("Pruned %d handled update(s) from the inbox", removed)
             except Exception:

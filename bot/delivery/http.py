@@ -21,7 +21,7 @@ async def inbox_counts(db: Database) -> dict[str, int]:
     """The inbox's counts, or TimeoutError: a health check must answer while a long
     transaction holds the database (Docker gives up on it after a few seconds)."""
     async with asyncio.timeout(db.HEALTHCHECK_TIMEOUT):
-        return await db.inbox_counts()
+        return await db.inbox.counts()
 
 
 class HealthCheck:

@@ -36,8 +36,7 @@ from bot.relay.service import Relay
 from bot.relay.stats import collect_stats, format_stats
 from bot.relay.texts import Texts
 from bot.relay.transcript import render_transcript, transcript_filename
-from storage import Conversation, Database
-from storage import User as StoredUser
+from storage import Conversation, Database, UserProfile
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class OperatorCommands:
         if topic_id is None:
             await self._answer(message, lang.only_in_topic.format(command=f"/{command}"))
             return
-        conversation = await self._db.find_conversation_by_topic(topic_id)
+        conversation = await self._db.conversations.by_topic(topic_id)
         if conversation is None:
             await self._answer(message, lang.not_a_conversation)
             return
@@ -168,8 +167,8 @@ class OperatorCommands:
 
     async def _info(self, message: Message, lang: Texts, conversation: Conversation) -> None:
         user_id = conversation.user_id
-        state = await self._db.get_user_state(user_id)
-        activity = await self._db.get_user_activity(user_id)
+        state = await self._db.people.state(user_id)
+        activity = await self._db.reports.activity(user_id)
         ban = state.ban
         card = lang.user_card(_as_telegram_user(user_id, state.user), premium_known=False)
         lines = [card, ""]
@@ -214,7 +213,7 @@ class OperatorCommands:
         if reason is not None:
             reason = shorten_plain(reason, BAN_REASON_LIMIT)
         operator = message.from_user
-        banned = await self._db.ban_user(
+        banned = await self._db.people.ban(
             conversation.user_id,
             reason=reason,
             banned_by=operator.id if operator is not None else None,
@@ -231,7 +230,7 @@ class OperatorCommands:
         await self._answer(message, note)
 
     async def _unban(self, message: Message, lang: Texts, conversation: Conversation) -> None:
-        if not await self._db.unban_user(conversation.user_id):
+        if not await self._db.people.unban(conversation.user_id):
             await self._answer(message, lang.not_banned)
             return
         logger.info("User %d unbanned", conversation.user_id)
@@ -241,18 +240,18 @@ class OperatorCommands:
 
     async def _export(self, message: Message, lang: Texts, conversation: Conversation) -> None:
         user_id = conversation.user_id
-        messages = await self._db.list_messages(user_id)
+        messages = await self._db.log.history(user_id)
         if not messages:
             await self._answer(message, lang.export_empty)
             return
-        stored = await self._db.get_user(user_id) or StoredUser(user_id, None, None, None)
+        stored = await self._db.people.get(user_id) or UserProfile(user_id, None, None, None)
         now = datetime.now(UTC)
         document = render_transcript(
             user=stored,
             messages=messages,
             generated_at=now,
             timezone=self._timezone,
-            links=await self._db.list_links(user_id),
+            links=await self._db.log.links(user_id),
         )
         filename = transcript_filename(user_id, now.astimezone(self._timezone))
         await self._bot.send_document(
@@ -282,7 +281,7 @@ def _reply_to(message: Message) -> ReplyParameters:
     return ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
 
 
-def _as_telegram_user(user_id: int, stored: StoredUser | None) -> User:
+def _as_telegram_user(user_id: int, stored: UserProfile | None) -> User:
     """The stored profile in the shape of Telegram's User, for the user card."""
     if stored is None:
         return User(id=user_id, is_bot=False, first_name="")

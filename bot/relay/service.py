@@ -43,8 +43,7 @@ from bot.metrics import Metrics
 from bot.relay import content, errors, texts
 from bot.relay.routes import Destination, UserChat, UserTopic
 from bot.relay.texts import Texts
-from storage import Ban, Conversation, Database, UserState
-from storage import User as StoredUser
+from storage import Ban, Conversation, Database, UserProfile, UserState
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +138,7 @@ class Relay:
         """`/start`: the welcome text. No topic yet: it comes with the first real message."""
         user = message.from_user
         if user is not None:
-            ban = await self._db.get_ban(user.id)
+            ban = await self._db.people.get_ban(user.id)
             if ban is not None:
                 await self._refuse_banned(user, [message], ban)
                 return
@@ -158,7 +157,7 @@ class Relay:
             return
         logs.bind(user_id=user.id)
         async with self._user_lock(user.id):
-            state = await self._db.get_user_state(user.id)
+            state = await self._db.people.state(user.id)
             if state.ban is not None:
                 await self._refuse_banned(user, album or [message], state.ban)
                 return
@@ -178,7 +177,7 @@ class Relay:
         if user is None or not content.is_relayed(message):
             return
         async with self._user_lock(user.id):
-            state = await self._db.get_user_state(user.id)
+            state = await self._db.people.state(user.id)
             if state.ban is not None:
                 await self._update_logged(message)
                 return
@@ -195,7 +194,7 @@ class Relay:
 
     async def user_reaction(self, event: MessageReactionUpdated) -> None:
         """A user's reaction is mirrored on the linked message in the topic (not a banned one's)."""
-        if await self._db.get_ban(event.chat.id) is not None:
+        if await self._db.people.get_ban(event.chat.id) is not None:
             return
         target = await self._db.find_linked_message_id(
             source_chat_id=event.chat.id,
@@ -215,7 +214,7 @@ class Relay:
         else:
             return
         logger.info("User %d %s the bot", event.chat.id, "blocked" if blocked else "unblocked")
-        conversation = await self._db.get_conversation(event.chat.id)
+        conversation = await self._db.conversations.get(event.chat.id)
         if conversation is not None:
             lang = await self._texts_of(event.chat.id)
             note = lang.user_blocked if blocked else lang.user_unblocked
@@ -238,7 +237,7 @@ class Relay:
         if any(content.is_note(item, prefix) for item in album or [message]):
             logger.debug("Internal note %d in topic %d", message.message_id, topic_id)
             return
-        user_id = await self._db.find_user_id_by_topic(topic_id)
+        user_id = await self._db.conversations.user_by_topic(topic_id)
         if user_id is None:
             return
         logs.bind(user_id=user_id, topic_id=topic_id)
@@ -258,7 +257,7 @@ class Relay:
         topic_id = self._topic_of(message)
         if topic_id is None or not content.is_relayed(message):
             return
-        link = await self._db.find_message_link(
+        link = await self._db.log.find_link(
             source_chat_id=message.chat.id, source_message_id=message.message_id
         )
         if link is None:
@@ -274,7 +273,7 @@ class Relay:
 
     async def operator_reaction(self, event: MessageReactionUpdated) -> None:
         """An operator's reaction is mirrored on the linked message in the user's chat."""
-        link = await self._db.find_message_link(
+        link = await self._db.log.find_link(
             source_chat_id=event.chat.id, source_message_id=event.message_id
         )
         if link is not None and link.target_chat_id != self._group:
@@ -285,14 +284,14 @@ class Relay:
         topic_id = message.message_thread_id
         if topic_id is None or self._sent_by_me(message):
             return
-        user_id = await self._db.find_user_id_by_topic(topic_id)
+        user_id = await self._db.conversations.user_by_topic(topic_id)
         if user_id is None:
             return
         await self.end_conversation(user_id, topic_id)
 
     async def end_conversation(self, user_id: int, topic_id: int) -> None:
         """The topic was closed: the conversation is inactive, and the user gets CLOSED_TEXT."""
-        await self._db.deactivate_conversation(user_id)
+        await self._db.conversations.deactivate(user_id)
         logger.info("Topic %d closed: conversation of user %d is inactive", topic_id, user_id)
         text = self.user_text("closed", await self._language_of(user_id))
         if text:
@@ -303,10 +302,10 @@ class Relay:
         topic_id = message.message_thread_id
         if topic_id is None or self._sent_by_me(message):
             return  # the bot's own reopen already did this
-        conversation = await self._db.find_conversation_by_topic(topic_id)
+        conversation = await self._db.conversations.by_topic(topic_id)
         if conversation is None or conversation.active:
             return
-        await self._db.set_conversation(conversation.user_id, topic_id, True)
+        await self._db.conversations.set(conversation.user_id, topic_id, True)
         logger.info(
             "Topic %d reopened: conversation of user %d is active", topic_id, conversation.user_id
         )
@@ -345,7 +344,7 @@ class Relay:
                     return await self._new_topic(user, replacing=conversation.topic_id)
                 if not errors.topic_not_modified(error):  # already open: fine
                     raise
-            await self._db.set_conversation(user.id, conversation.topic_id, True)
+            await self._db.conversations.set(user.id, conversation.topic_id, True)
             conversation = Conversation(user.id, conversation.topic_id, True)
             logger.info("Reopened topic %d for user %d", conversation.topic_id, user.id)
         await self._sync_profile(user, conversation, state.user)
@@ -363,7 +362,7 @@ class Relay:
         # Recorded before anything else is sent: whatever fails next, a retry finds this topic
         # instead of creating another one.
         async with self._db.transaction():
-            await self._db.set_conversation(user.id, conversation.topic_id, True, commit=False)
+            await self._db.conversations.set(user.id, conversation.topic_id, True)
             await self._store_profile(user)  # a savepoint of this transaction
         if replacing is None:
             logger.info("Created topic %d for user %d", conversation.topic_id, user.id)
@@ -382,7 +381,7 @@ class Relay:
         return conversation
 
     async def _sync_profile(
-        self, user: User, conversation: Conversation, stored: StoredUser | None
+        self, user: User, conversation: Conversation, stored: UserProfile | None
     ) -> None:
         """A new name, username or language: rename the topic if need be, update the profile."""
         if stored is None:
@@ -423,12 +422,9 @@ class Relay:
         Without a language (Telegram does not always send one) the stored one stays.
         """
         language = language or user.language_code
-        async with self._db.transaction():
-            await self._db.upsert_user(
-                user.id, user.username, user.first_name, user.last_name, commit=False
-            )
-            if language is not None:
-                await self._db.set_user_language(user.id, language, commit=False)
+        await self._db.people.save(
+            user.id, user.username, user.first_name, user.last_name, language_code=language
+        )
         if language is not None:
             self._languages[user.id] = language
         else:
@@ -685,7 +681,7 @@ class Relay:
 
     async def _ensure_full_text(self, route: _Route, source: Message, main: int) -> None:
         """The full caption, as a text replying to the copy whose caption was cut or dropped."""
-        parts = await self._db.find_linked_message_ids(
+        parts = await self._db.log.parts(
             source_chat_id=source.chat.id,
             source_message_id=source.message_id,
             target_chat_id=route.dest.chat_id,
@@ -727,7 +723,7 @@ class Relay:
 
     async def _link(self, route: _Route, source: Message, target_message_id: int) -> None:
         """Record that `target_message_id` in the route's chat stands for `source`."""
-        await self._db.log_message_link(
+        await self._db.log.link(
             user_id=route.user_id,
             source_chat_id=source.chat.id,
             source_message_id=source.message_id,
@@ -738,7 +734,7 @@ class Relay:
     async def _record(self, route: _Route, source: Message, target_message_id: int) -> None:
         """Log the source message and link it to what stands for it in the other chat."""
         # The user's profile row is already current: _open_conversation wrote it if it changed.
-        await self._db.log_relayed_message(
+        await self._db.log.add_relayed(
             user_id=route.user_id,
             direction=route.direction,
             **_logged_fields(source),
@@ -765,7 +761,7 @@ class Relay:
         self, user_id: int, direction: Literal["user", "operator"], source: Message
     ) -> None:
         """Record a message in the conversation's log (ignored when recorded already)."""
-        await self._db.log_message(user_id=user_id, direction=direction, **_logged_fields(source))
+        await self._db.log.add(user_id=user_id, direction=direction, **_logged_fields(source))
 
     async def _mirror_edit(self, route: _Route, edited: Message, copy_id: int) -> None:
         """Apply an edit to the copy; when that cannot be done, post the new version."""
@@ -825,7 +821,7 @@ class Relay:
 
     async def _media_replaced(self, edited: Message) -> bool:
         """Did the edit put another file in the message (not only change its caption)?"""
-        logged = await self._db.get_message(chat_id=edited.chat.id, message_id=edited.message_id)
+        logged = await self._db.log.get(chat_id=edited.chat.id, message_id=edited.message_id)
         if logged is None:
             return False
         before: str | None = logged.file_id
@@ -869,7 +865,7 @@ class Relay:
             await self._send_text_part(route, edited, full, full_entities, reply_to=new_id)
 
     async def _update_logged(self, edited: Message) -> None:
-        await self._db.update_message(**_logged_fields(edited))
+        await self._db.log.update(**_logged_fields(edited))
 
     # ============================================================================================
     # Reactions, notes, configured texts
@@ -977,7 +973,7 @@ class Relay:
 
     async def _language_of(self, user_id: int) -> str | None:
         if user_id not in self._languages:
-            stored = await self._db.get_user(user_id)
+            stored = await self._db.people.get(user_id)
             self._languages[user_id] = stored.language_code if stored is not None else None
         return self._languages[user_id]
 
@@ -997,7 +993,7 @@ class Relay:
         text = self.user_text("banned", user.language_code)
         if text:
             await self._send_configured_text(user.id, text)
-        await self._db.mark_ban_notified(user.id)
+        await self._db.people.mark_ban_notified(user.id)
 
     async def _tell_if_offline(self, user: User, message: Message, told_for: str | None) -> None:
         """Outside working hours: OFFLINE_TEXT, once per conversation per closed period.
@@ -1015,5 +1011,5 @@ class Relay:
         text = self.user_text("offline", user.language_code)
         if text:
             await self._send_configured_text(user.id, text)
-        await self._db.set_offline_notice(user.id, period)
+        await self._db.conversations.set_offline_notice(user.id, period)
         logger.info("User %d told that the desk is closed (since %s)", user.id, period)

@@ -70,9 +70,9 @@ async def collect_stats(db: Database, *, now: datetime, timezone: ZoneInfo) -> D
     local_now = now.astimezone(timezone)
     today_start = day_start(local_now, timezone)
     week_start = (now - WEEK).astimezone(timezone)  # 7 × 24 hours, across a clock change too
-    today = await db.count_messages_since(today_start)
-    week = await db.count_messages_since(week_start)
-    waits = await db.reply_waits_since(week_start)
+    today = await db.reports.messages_since(today_start)
+    week = await db.reports.messages_since(week_start)
+    waits = await db.reports.reply_waits_since(week_start)
     answered = [
         _parse(wait.answered_at) - _parse(wait.started_at)
         for wait in waits
@@ -83,9 +83,9 @@ async def collect_stats(db: Database, *, now: datetime, timezone: ZoneInfo) -> D
         timezone=timezone.key,
         today_start=today_start,
         week_start=week_start,
-        open_conversations=await db.count_open_conversations(),
-        new_conversations_today=await db.count_conversations_since(today_start),
-        new_conversations_week=await db.count_conversations_since(week_start),
+        open_conversations=await db.reports.open_conversations(),
+        new_conversations_today=await db.reports.new_conversations_since(today_start),
+        new_conversations_week=await db.reports.new_conversations_since(week_start),
         messages_today=MessageCounts(user=today["user"], operator=today["operator"]),
         messages_week=MessageCounts(user=week["user"], operator=week["operator"]),
         median_first_reply=median_duration(answered),

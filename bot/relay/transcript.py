@@ -7,7 +7,7 @@ too). Everything that users or operators wrote, names included, goes through `ht
 
 What each entry shows, and where it comes from:
 
-* who: the user's name (from their `User` record) for user messages; "Operator <name>" for
+* who: the user's name (from their `UserProfile` record) for user messages; "Operator <name>" for
   operator messages, the name taken from the payload's sender (its signature when an admin
   posted anonymously), or just "Operator";
 * when: the message's Telegram `date` from the payload, else the row's `created_at`, shown in
@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.relay.texts import full_name
-from storage import LoggedMessage, MessageLink, User
+from storage import LoggedMessage, MessageLink, UserProfile
 
 # One logged message, as `Database.list_messages` returns it.
 TranscriptEntry = LoggedMessage
@@ -90,7 +90,7 @@ def transcript_filename(user_id: int, generated_at: datetime) -> str:
 
 def render_transcript(
     *,
-    user: User,
+    user: UserProfile,
     messages: Sequence[TranscriptEntry],
     generated_at: datetime,
     timezone: ZoneInfo,
@@ -155,7 +155,7 @@ class _View:
     def __init__(
         self,
         *,
-        user: User,
+        user: UserProfile,
         messages: Sequence[TranscriptEntry],
         timezone: ZoneInfo,
         links: Iterable[MessageLink],
@@ -361,7 +361,7 @@ def _content_type(message: Mapping[str, Any]) -> str:
     return "unknown"
 
 
-def _user_name(user: User, payload: Mapping[str, Any] | None = None) -> str:
+def _user_name(user: UserProfile, payload: Mapping[str, Any] | None = None) -> str:
     name = full_name(user.first_name, user.last_name)
     if not name and payload is not None:
         sender = _sender(payload)
