@@ -176,8 +176,8 @@ async def test_writes_survive_a_committer_cancelled_before_it_began(
     # E.g. the event loop's teardown cancelling every task: the committer never ran at all.
     first = asyncio.ensure_future(log_message(db, message_id=1))
     await asyncio.sleep(0)  # the write is queued and its committer created, not yet started
-    assert db._committer is not None
-    db._committer.cancel()
+    assert db._group_commit._committer is not None
+    db._group_commit._committer.cancel()
 
     async with asyncio.timeout(5):
         await log_message(db, message_id=2)  # a new committer takes both
@@ -191,8 +191,8 @@ async def test_close_commits_writes_left_by_a_cancelled_committer(path: Path) ->
     await db.init()
     write = asyncio.ensure_future(log_message(db, message_id=1))
     await asyncio.sleep(0)
-    assert db._committer is not None
-    db._committer.cancel()
+    assert db._group_commit._committer is not None
+    db._group_commit._committer.cancel()
 
     async with asyncio.timeout(5):
         await db.close()
