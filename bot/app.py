@@ -17,8 +17,8 @@ from bot.config import Settings
 from bot.delivery.alerts import ParkedAlert
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
-from bot.delivery.http import HealthCheck, MetricsPage, build_http_app, start_http_server
 from bot.delivery.intake import Intake, Poller, WebhookIntake
+from bot.http_server import HealthCheck, MetricsPage, build_http_app, start_http_server
 from bot.metrics import Metrics
 from bot.relay.commands import OperatorCommands
 from bot.relay.service import Relay

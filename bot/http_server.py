@@ -1,4 +1,8 @@
-"""The bot's HTTP server: `GET /healthz` and `GET /metrics` always, the webhook in webhook mode."""
+"""The bot's HTTP server: `GET /healthz` and `GET /metrics` always, the webhook in webhook mode.
+
+Health and metrics read the database, the delivery engine, intake and flood control; the webhook
+route hands updates to intake. None of it is delivery itself, so it sits above `bot.delivery`.
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ The parts share the core's one connection, so `async with db.transaction():` spa
 | `db.inbox` | `storage.inbox` | raw Telegram updates until they are handled |
 | `db.reports` | `storage.reports` | the counts behind /stats and /info |
 
-The contract of the storage layer (`shared/spec/storage-api.md`) is kept as methods of
+The contract of the storage layer (the storage API specification) is kept as methods of
 `Database` itself, with its names, parameters and semantics; they delegate to the parts.
 """
 

@@ -21,8 +21,8 @@ from aiogram.types import Message
 
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
-from bot.delivery.http import HealthCheck, build_http_app
 from bot.delivery.intake import Poller
+from bot.http_server import HealthCheck, build_http_app
 from storage import Database
 from tests.fake_telegram import FakeTelegram, Group, User
 from tests.harness import BotProcess, InProcessBot, free_port, settled_health

@@ -1,7 +1,8 @@
 """The fake Telegram server, proved with a real aiogram client over loopback HTTP.
 
 If one of these fails, the end-to-end tests of the bot cannot be trusted: each test states a
-behaviour of Telegram that the bot depends on (see /work/shared/TELEGRAM.md).
+behaviour of Telegram that the bot depends on (see the Bot API documentation,
+https://core.telegram.org/bots/api, and the sources named in `tests/fake_telegram`).
 """
 
 from __future__ import annotations

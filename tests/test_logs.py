@@ -60,7 +60,7 @@ async def test_json_logs_carry_the_update_user_and_topic_and_never_the_token(
     assert len(relayed) == 1
     line = relayed[0]
     assert line["level"] == "INFO"
-    assert line["logger"] == "bot.relay.service"
+    assert line["logger"] == "bot.relay.copier"
     assert line["user_id"] == alice.id
     assert line["topic_id"] == topic_id
     # The update id is the one Telegram gave the message.

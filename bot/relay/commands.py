@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -30,34 +30,50 @@ from aiogram.types import (
 )
 
 from bot.config import Settings
-from bot.relay import errors, texts
+from bot.relay import errors
 from bot.relay.content import shorten_plain
 from bot.relay.service import Relay
 from bot.relay.stats import collect_stats, format_stats
-from bot.relay.texts import Texts
+from bot.relay.texts import LANGUAGES, Texts, person, texts_for
 from bot.relay.transcript import render_transcript, transcript_filename
 from storage import Conversation, Database, UserProfile
 
 logger = logging.getLogger(__name__)
 
-# The operators' commands, in menu order, with their arguments for usage answers.
-TOPIC_COMMANDS = {
-    "info": "/info",
-    "close": "/close",
-    "ban": "/ban [reason]",
-    "unban": "/unban",
-    "export": "/export",
-}
-GROUP_COMMANDS = {"stats": "/stats", "retry": "/retry", "help": "/help"}
-USAGE = {**TOPIC_COMMANDS, **GROUP_COMMANDS}
 # A ban reason is shown in notes; a long one is cut to keep the note within Telegram's limit.
 BAN_REASON_LIMIT = 1000
 
-Command = Literal["info", "close", "ban", "unban", "export", "stats", "retry", "help"]
+
+@dataclass(frozen=True)
+class Invocation:
+    """A command as an operator gave it: the message, their language, its arguments."""
+
+    message: Message
+    texts: Texts
+    args: str | None  # None: none given
+
+
+@dataclass(frozen=True)
+class TopicCommand:
+    """A command about one customer: given in their topic."""
+
+    usage: str
+    run: Callable[[OperatorCommands, Invocation, Conversation], Awaitable[None]]
+    takes_args: bool = False
+
+
+@dataclass(frozen=True)
+class GroupCommand:
+    """A command about the desk: given anywhere in the operator group."""
+
+    usage: str
+    run: Callable[[OperatorCommands, Invocation], Awaitable[None]]
+    takes_args: bool = False
 
 
 class OperatorCommands:
-    """What the operators' commands do. Handlers call one method per command."""
+    """What the operators' commands do; `COMMANDS` (below the class) maps each name to its
+    method. Handlers call `run` with the command's name."""
 
     def __init__(
         self,
@@ -84,15 +100,15 @@ class OperatorCommands:
 
         A failure is logged and the bot runs on: the menu is a convenience.
         """
-        for language, lang in texts.LANGUAGES.items():
-            code = None if language == "en" else language
+        for language_code, texts in LANGUAGES.items():
+            code = None if language_code == "en" else language_code
             operator_menu = [
-                BotCommand(command=name, description=lang.command_descriptions[name])
-                for name in USAGE
+                BotCommand(command=name, description=texts.command_descriptions[name])
+                for name in COMMANDS
             ]
             try:
                 await self._bot.set_my_commands(
-                    [BotCommand(command="start", description=lang.start_description)],
+                    [BotCommand(command="start", description=texts.start_description)],
                     scope=BotCommandScopeAllPrivateChats(),
                     language_code=code,
                 )
@@ -102,96 +118,103 @@ class OperatorCommands:
                     language_code=code,
                 )
             except TelegramAPIError as error:
-                logger.warning("Cannot set the command menu (%s): %s", language, error)
+                logger.warning("Cannot set the command menu (%s): %s", language_code, error)
                 return
         logger.info("Command menus set for private chats and the operator group")
 
     # --- commands ------------------------------------------------------------------------------
 
-    async def run(self, command: Command, message: Message, args: str | None) -> None:
-        """Check where and how `command` was given, then do it."""
-        lang = texts.texts_for(message.from_user.language_code if message.from_user else None)
-        args = (args or "").strip() or None
-        if args is not None and command != "ban":
-            await self._answer(message, lang.usage.format(usage=USAGE[command]))
+    async def run(self, name: str, message: Message, args: str | None) -> None:
+        """Check where and how the command `name` (one of `COMMANDS`) was given, then do it."""
+        operator = message.from_user
+        call = Invocation(
+            message=message,
+            texts=texts_for(operator.language_code if operator is not None else None),
+            args=(args or "").strip() or None,
+        )
+        command = COMMANDS[name]
+        if call.args is not None and not command.takes_args:
+            await self._answer(message, call.texts.usage.format(usage=command.usage))
             return
-        if command == "stats":
-            await self._stats(message, lang)
-            return
-        if command == "help":
-            await self._answer(message, self.help_text(lang))
-            return
-        if command == "retry":
-            count = await self._retry_failed()
-            text = lang.retry_started.format(count=count) if count else lang.retry_nothing
-            await self._answer(message, text)
+        if isinstance(command, GroupCommand):
+            await command.run(self, call)
             return
         topic_id = message.message_thread_id if message.is_topic_message else None
         if topic_id is None:
-            await self._answer(message, lang.only_in_topic.format(command=f"/{command}"))
+            await self._answer(message, call.texts.only_in_topic.format(command=f"/{name}"))
             return
         conversation = await self._db.conversations.by_topic(topic_id)
         if conversation is None:
-            await self._answer(message, lang.not_a_conversation)
+            await self._answer(message, call.texts.not_a_conversation)
             return
-        if command == "info":
-            await self._info(message, lang, conversation)
-        elif command == "close":
-            await self._close(message, lang, conversation)
-        elif command == "ban":
-            await self._ban(message, lang, conversation, args)
-        elif command == "unban":
-            await self._unban(message, lang, conversation)
-        else:
-            await self._export(message, lang, conversation)
+        await command.run(self, call, conversation)
 
     async def unknown(self, message: Message, command: str) -> None:
-        lang = texts.texts_for(message.from_user.language_code if message.from_user else None)
-        await self._answer(message, lang.unknown_command.format(command=html.escape(command)))
+        operator = message.from_user
+        texts = texts_for(operator.language_code if operator is not None else None)
+        await self._answer(message, texts.unknown_command.format(command=html.escape(command)))
 
-    def help_text(self, lang: Texts) -> str:
+    # --- in General (or anywhere in the group) -------------------------------------------------
+
+    async def stats(self, call: Invocation) -> None:
+        stats = await collect_stats(self._db, now=datetime.now(UTC), timezone=self._timezone)
+        await self._answer(call.message, format_stats(stats, call.texts))
+
+    async def retry(self, call: Invocation) -> None:
+        count = await self._retry_failed()
+        texts = call.texts
+        await self._answer(
+            call.message, texts.retry_started.format(count=count) if count else texts.retry_nothing
+        )
+
+    async def help(self, call: Invocation) -> None:
+        await self._answer(call.message, self.help_text(call.texts))
+
+    def help_text(self, texts: Texts) -> str:
         prefix = self._settings.NOTE_PREFIX
         prefix_line = (
-            lang.help_note_prefix.format(prefix=html.escape(prefix))
+            texts.help_note_prefix.format(prefix=html.escape(prefix))
             if prefix
-            else lang.help_no_notes
+            else texts.help_no_notes
         )
         hours_line = (
-            lang.help_hours.format(
+            texts.help_hours.format(
                 hours=html.escape(self._hours.text), timezone=html.escape(self._settings.TIMEZONE)
             )
             if self._hours is not None
-            else lang.help_always_open
+            else texts.help_always_open
         )
-        return lang.help.format(prefix_line=prefix_line, hours_line=hours_line)
+        return texts.help.format(prefix_line=prefix_line, hours_line=hours_line)
 
-    async def _info(self, message: Message, lang: Texts, conversation: Conversation) -> None:
-        user_id = conversation.user_id
+    # --- in a customer's topic -----------------------------------------------------------------
+
+    async def info(self, call: Invocation, conversation: Conversation) -> None:
+        texts, user_id = call.texts, conversation.user_id
         state = await self._db.people.state(user_id)
         activity = await self._db.reports.activity(user_id)
         ban = state.ban
-        card = lang.user_card(_as_telegram_user(user_id, state.user), premium_known=False)
+        card = texts.user_card(_as_telegram_user(user_id, state.user), premium_known=False)
         lines = [card, ""]
         if activity.first_seen is not None:
             first = datetime.fromisoformat(activity.first_seen).astimezone(self._timezone)
-            lines.append(f"{lang.info_first_contact}: {first:%Y-%m-%d %H:%M} ({self._timezone})")
+            lines.append(f"{texts.info_first_contact}: {first:%Y-%m-%d %H:%M} ({self._timezone})")
         lines.append(
-            lang.info_messages.format(
+            texts.info_messages.format(
                 from_user=activity.from_user, from_operators=activity.from_operators
             )
         )
         if ban is None:
-            lines.append(lang.info_not_banned)
+            lines.append(texts.info_not_banned)
         elif ban.reason:
-            lines.append(lang.info_banned.format(reason=html.escape(ban.reason)))
+            lines.append(texts.info_banned.format(reason=html.escape(ban.reason)))
         else:
-            lines.append(lang.info_banned_no_reason)
-        lines.append(lang.info_open if conversation.active else lang.info_closed)
-        await self._answer(message, "\n".join(lines))
+            lines.append(texts.info_banned_no_reason)
+        lines.append(texts.info_open if conversation.active else texts.info_closed)
+        await self._answer(call.message, "\n".join(lines))
 
-    async def _close(self, message: Message, lang: Texts, conversation: Conversation) -> None:
+    async def close(self, call: Invocation, conversation: Conversation) -> None:
         if not conversation.active:
-            await self._answer(message, lang.already_closed)
+            await self._answer(call.message, call.texts.already_closed)
             return
         try:
             await self._bot.close_forum_topic(
@@ -204,45 +227,42 @@ class OperatorCommands:
         await self._relay.end_conversation(conversation.user_id, conversation.topic_id)
         # Last: a retry after a failure above must not post it twice. The bot manages topics,
         # so it may still write in the closed one.
-        operator = texts.person(message.from_user, lang)
-        await self._answer(message, lang.closed_by.format(operator=operator))
+        operator = person(call.message.from_user, call.texts)
+        await self._answer(call.message, call.texts.closed_by.format(operator=operator))
 
-    async def _ban(
-        self, message: Message, lang: Texts, conversation: Conversation, reason: str | None
-    ) -> None:
-        if reason is not None:
-            reason = shorten_plain(reason, BAN_REASON_LIMIT)
-        operator = message.from_user
+    async def ban(self, call: Invocation, conversation: Conversation) -> None:
+        texts = call.texts
+        reason = None if call.args is None else shorten_plain(call.args, BAN_REASON_LIMIT)
+        operator = call.message.from_user
         banned = await self._db.people.ban(
             conversation.user_id,
             reason=reason,
             banned_by=operator.id if operator is not None else None,
         )
         if not banned:
-            await self._answer(message, lang.already_banned)
+            await self._answer(call.message, texts.already_banned)
             return
         logger.info("User %d banned by %s", conversation.user_id, operator.id if operator else "?")
-        name = texts.person(operator, lang)
+        name = person(operator, texts)
         if reason is None:
-            note = lang.banned_note.format(operator=name)
+            note = texts.banned_note.format(operator=name)
         else:
-            note = lang.banned_note_reason.format(operator=name, reason=html.escape(reason))
-        await self._answer(message, note)
+            note = texts.banned_note_reason.format(operator=name, reason=html.escape(reason))
+        await self._answer(call.message, note)
 
-    async def _unban(self, message: Message, lang: Texts, conversation: Conversation) -> None:
+    async def unban(self, call: Invocation, conversation: Conversation) -> None:
         if not await self._db.people.unban(conversation.user_id):
-            await self._answer(message, lang.not_banned)
+            await self._answer(call.message, call.texts.not_banned)
             return
         logger.info("User %d unbanned", conversation.user_id)
-        await self._answer(
-            message, lang.unbanned_note.format(operator=texts.person(message.from_user, lang))
-        )
+        operator = person(call.message.from_user, call.texts)
+        await self._answer(call.message, call.texts.unbanned_note.format(operator=operator))
 
-    async def _export(self, message: Message, lang: Texts, conversation: Conversation) -> None:
+    async def export(self, call: Invocation, conversation: Conversation) -> None:
         user_id = conversation.user_id
         messages = await self._db.log.history(user_id)
         if not messages:
-            await self._answer(message, lang.export_empty)
+            await self._answer(call.message, call.texts.export_empty)
             return
         stored = await self._db.people.get(user_id) or UserProfile(user_id, None, None, None)
         now = datetime.now(UTC)
@@ -256,16 +276,12 @@ class OperatorCommands:
         filename = transcript_filename(user_id, now.astimezone(self._timezone))
         await self._bot.send_document(
             chat_id=self._group,
-            message_thread_id=message.message_thread_id,
+            message_thread_id=call.message.message_thread_id,
             document=BufferedInputFile(document, filename=filename),
-            caption=lang.export_caption.format(count=len(messages)),
-            reply_parameters=_reply_to(message),
+            caption=call.texts.export_caption.format(count=len(messages)),
+            reply_parameters=_reply_to(call.message),
         )
         logger.info("Transcript of user %d: %d messages", user_id, len(messages))
-
-    async def _stats(self, message: Message, lang: texts.Texts) -> None:
-        stats = await collect_stats(self._db, now=datetime.now(UTC), timezone=self._timezone)
-        await self._answer(message, format_stats(stats, lang))
 
     async def _answer(self, message: Message, text: str) -> None:
         """A reply to the command, in its topic (or General)."""
@@ -293,3 +309,16 @@ def _as_telegram_user(user_id: int, stored: UserProfile | None) -> User:
         username=stored.username,
         language_code=stored.language_code,
     )
+
+
+# The operators' commands, in menu order, with their usage (for the answer to a wrong use).
+COMMANDS: dict[str, TopicCommand | GroupCommand] = {
+    "info": TopicCommand("/info", OperatorCommands.info),
+    "close": TopicCommand("/close", OperatorCommands.close),
+    "ban": TopicCommand("/ban [reason]", OperatorCommands.ban, takes_args=True),
+    "unban": TopicCommand("/unban", OperatorCommands.unban),
+    "export": TopicCommand("/export", OperatorCommands.export),
+    "stats": GroupCommand("/stats", OperatorCommands.stats),
+    "retry": GroupCommand("/retry", OperatorCommands.retry),
+    "help": GroupCommand("/help", OperatorCommands.help),
+}

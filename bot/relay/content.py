@@ -4,6 +4,7 @@ does its caption fit, which file does it carry; and text surgery in Telegram's U
 from __future__ import annotations
 
 from enum import Enum
+from typing import TypedDict
 
 from aiogram.enums import ContentType, MessageEntityType
 from aiogram.types import (
@@ -213,3 +214,27 @@ def is_note(message: Message, prefix: str) -> bool:
 def payload_json(message: Message) -> str:
     """The message as JSON, for the log: everything the other columns do not hold."""
     return message.model_dump_json(exclude_none=True, exclude_defaults=True)
+
+
+class LoggedFields(TypedDict):
+    """What the conversation's log keeps of a message (`storage.MessageLog.add`'s fields)."""
+
+    chat_id: int
+    message_id: int
+    content_type: str
+    text: str | None
+    caption: str | None
+    file_id: str | None
+    payload_json: str | None
+
+
+def logged_fields(message: Message) -> LoggedFields:
+    return {
+        "chat_id": message.chat.id,
+        "message_id": message.message_id,
+        "content_type": kind(message),
+        "text": message.text,
+        "caption": message.caption,
+        "file_id": file_id(message),
+        "payload_json": payload_json(message),
+    }

@@ -1,8 +1,10 @@
-"""What Telegram's permanent errors mean for the relay (see /work/shared/TELEGRAM.md).
+"""What Telegram's permanent errors mean for the relay.
 
 aiogram raises `TelegramBadRequest` for every 400; its `message` is Telegram's description, e.g.
 "Bad Request: message thread not found". Telegram has reworded some of them over the years, so
-each meaning lists every wording known.
+each meaning lists every wording known. The wordings come from the Bot API server's source
+(https://github.com/tdlib/telegram-bot-api, `Client.cpp`, and TDLib behind it); the fake server
+in `tests/fake_telegram/errors.py` answers with the same ones.
 """
 
 from __future__ import annotations

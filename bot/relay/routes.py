@@ -1,83 +1,63 @@
-"""Where relayed messages go: the user's forum topic, or the user's private chat.
+"""Where a relayed message goes: one direction of one conversation, as a value.
 
-A destination wraps each Bot API call that puts something into it. The user's topic can vanish
-at any moment (an operator deletes it; Telegram sends no update), and the bot learns it only when
-a send fails: then the topic destination creates a new topic, posts the user card, and makes the
-same call again — so nothing is lost, and nothing is sent without `message_thread_id` (which
-would land it in the General topic).
+A `Route` is made for the handling of one update. User → operators, it points into the user's
+forum topic; operators → user, into the user's private chat. The user's topic can vanish at any
+moment (an operator deletes it; Telegram sends no update): the copier then opens a new topic and
+moves the route there (`Route.moved_to`), so what follows in the same update goes to the new one.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Literal
 
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import User
+from aiogram.types import ReplyParameters, User
 
-from bot.relay import errors
-from storage import Conversation
+from bot.relay.texts import Texts
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# A Bot API call into a destination, given the topic's thread id (None outside a forum).
-Send = Callable[[int | None], Awaitable[T]]
+Direction = Literal["user", "operator"]
 
 
-class TopicFactory(Protocol):
-    async def __call__(self, user: User, *, replacing: int | None) -> Conversation: ...
+@dataclass
+class Route:
+    """One direction of one conversation, for the handling of one update."""
 
+    direction: Direction  # who wrote the message: "user" (to the topic) or "operator"
+    user_id: int
+    chat_id: int  # where copies go: the operator group, or the user's private chat
+    topic_id: int  # the operators' topic of this conversation
+    # The texts in the user's language: of texts sent to them and of notes about them.
+    texts: Texts
+    # The user as Telegram sent them (user → operators only): a new topic is named after them.
+    user: User | None = None
 
-class Destination(Protocol):
-    @property
-    def chat_id(self) -> int: ...
+    @classmethod
+    def to_operators(cls, user: User, *, chat_id: int, topic_id: int, texts: Texts) -> Route:
+        """From the user's private chat into their topic in the operator group."""
+        return cls("user", user.id, chat_id, topic_id, texts, user)
 
-    async def call(self, send: Send[T]) -> T: ...
-
-
-class UserChat:
-    """The user's private chat with the bot."""
-
-    def __init__(self, user_id: int) -> None:
-        # A user's private chat has the user's id.
-        self.chat_id = user_id
-
-    async def call(self, send: Send[T]) -> T:
-        return await send(None)
-
-
-class UserTopic:
-    """The user's topic in the operator group, re-created when it turns out to be deleted."""
-
-    def __init__(
-        self,
-        *,
-        chat_id: int,
-        user: User,
-        conversation: Conversation,
-        new_topic: TopicFactory,
-    ) -> None:
-        self.chat_id = chat_id
-        self.user = user
-        self.conversation = conversation
-        self._new_topic = new_topic
+    @classmethod
+    def to_user(cls, user_id: int, *, topic_id: int, texts: Texts) -> Route:
+        """From the operators' topic into the user's private chat (which has the user's id)."""
+        return cls("operator", user_id, user_id, topic_id, texts)
 
     @property
-    def topic_id(self) -> int:
-        return self.conversation.topic_id
+    def into_topic(self) -> bool:
+        """Copies go into the operators' topic (not into a private chat)."""
+        return self.direction == "user"
 
-    async def call(self, send: Send[T]) -> T:
-        try:
-            return await send(self.conversation.topic_id)
-        except TelegramBadRequest as error:
-            if not errors.topic_gone(error):
-                raise
-        gone = self.conversation.topic_id
-        logger.warning(
-            "Topic %d of user %d is gone (deleted?); creating a new one", gone, self.user.id
-        )
-        self.conversation = await self._new_topic(self.user, replacing=gone)
-        return await send(self.conversation.topic_id)
+    @property
+    def thread_id(self) -> int | None:
+        """The `message_thread_id` of a send along the route."""
+        return self.topic_id if self.into_topic else None
+
+    def moved_to(self, topic_id: int) -> None:
+        """The topic was re-created: the rest of the update goes to the new one."""
+        self.topic_id = topic_id
+
+
+def reply(message_id: int | None) -> ReplyParameters | None:
+    """Reply parameters that never make a send fail when the target is gone."""
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
