@@ -130,18 +130,12 @@ class Settings(BaseSettings):
     @field_validator("LOG_LEVEL")
     @classmethod
     def _log_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in _LOG_LEVELS:
-            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
-        return level
+        return _one_of(value.strip().upper(), _LOG_LEVELS)
 
     @field_validator("LOG_FORMAT")
     @classmethod
     def _log_format(cls, value: str) -> str:
-        log_format = value.strip().lower()
-        if log_format not in _LOG_FORMATS:
-            raise ValueError(f"must be one of {', '.join(_LOG_FORMATS)}")
-        return log_format
+        return _one_of(value.strip().lower(), _LOG_FORMATS)
 
     @field_validator("WELCOME_TEXT", "CLOSED_TEXT", "BANNED_TEXT", "OFFLINE_TEXT")
     @classmethod
@@ -203,6 +197,12 @@ class Settings(BaseSettings):
     @property
     def log_level(self) -> int:
         return logging.getLevelNamesMapping()[self.LOG_LEVEL]
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}")
+    return value
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -130,7 +130,7 @@ class Copier:
                 source.caption, source.caption_entities, content.CAPTION_LIMIT
             )
         try:
-            copied = await self.send(route, _copy_of(source, route, reply_to, caption, entities))
+            copied = await self.send(route, copy_of(source, route, reply_to, caption, entities))
             return copied.message_id, caption is not None
         except TelegramBadRequest as error:
             refusal = error
@@ -140,9 +140,7 @@ class Copier:
                 source.caption, source.caption_entities, content.CAPTION_LIMIT // 2
             )
             try:
-                copied = await self.send(
-                    route, _copy_of(source, route, reply_to, caption, entities)
-                )
+                copied = await self.send(route, copy_of(source, route, reply_to, caption, entities))
                 return copied.message_id, True
             except TelegramBadRequest as error:
                 refusal = error
@@ -369,13 +367,15 @@ class Copier:
         )
 
 
-def _copy_of(
+def copy_of(
     source: Message,
     route: Route,
     reply_to: int | None,
     caption: str | None,
     entities: list[MessageEntity] | None,
 ) -> CopyMessage:
+    """copyMessage of `source` along the route; `caption` (with its entities) replaces the
+    original caption when given."""
     return CopyMessage(
         chat_id=route.chat_id,
         from_chat_id=source.chat.id,

@@ -12,12 +12,11 @@ import logging
 from aiogram import Bot
 from aiogram.enums import ContentType
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.methods import CopyMessage
 from aiogram.types import Message, MessageReactionUpdated, ReactionTypeEmoji
 
 from bot.relay import content, errors
-from bot.relay.copier import Copier
-from bot.relay.routes import Route, reply
+from bot.relay.copier import Copier, copy_of
+from bot.relay.routes import Route
 from storage import Database
 
 logger = logging.getLogger(__name__)
@@ -112,18 +111,7 @@ class Mirror:
             marker, edited.caption or "", edited.caption_entities
         )
         caption, entities = content.shorten(full, full_entities, content.CAPTION_LIMIT)
-        copied = await self._copier.send(
-            route,
-            CopyMessage(
-                chat_id=route.chat_id,
-                from_chat_id=edited.chat.id,
-                message_id=edited.message_id,
-                caption=caption,
-                caption_entities=entities,
-                parse_mode=None,
-                reply_parameters=reply(copy_id),
-            ),
-        )
+        copied = await self._copier.send(route, copy_of(edited, route, copy_id, caption, entities))
         await self._copier.link_part(route, edited, copied.message_id)
         if caption != full:
             await self._copier.send_text_part(
