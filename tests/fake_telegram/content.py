@@ -327,10 +327,25 @@ class ContentFactory:
         }
         return Content("giveaway", {"giveaway": giveaway})
 
+    def unknown(
+        self, field: str = "future_content", value: dict[str, Any] | None = None
+    ) -> Content:
+        """A content kind newer than the bot's aiogram: the message carries only ``field``
+        (aiogram keeps it as an extra attribute, ``content_type`` is "unknown").
+
+        For resilience tests: ``await fake.user_sends(alice, content=fake.content.unknown())``.
+        ``copyMessage`` refuses it with "message can't be copied" — the fake cannot know whether
+        Telegram could copy a kind it does not model, and the bot must survive the refusal.
+        """
+        if field in CONTENT_KEYS or field in SERVICE_KEYS or field in KINDS:
+            raise ValueError(f"{field!r} is a known part of a Message")
+        payload = {"id": "f-1", "summary": "something new"} if value is None else value
+        return Content("unknown", {field: copy.deepcopy(payload)})
+
     def of_kind(self, kind: str, caption: str | None = None) -> Content:
         """A content of ``kind`` (one of ``KINDS`` or ``"quiz"``) with default values."""
         factory = getattr(self, kind, None)
-        if kind in ("text", "command", "of_kind") or factory is None:
+        if kind in ("text", "command", "of_kind", "unknown") or factory is None:
             raise ValueError(f"unknown content kind {kind!r}")
         content: Content = factory()
         if caption is not None:

@@ -97,3 +97,20 @@ WEBHOOK_ACTIVE_CONFLICT = (
     "webhook first"
 )
 SET_WEBHOOK_CONFLICT = "terminated by setWebhook request"
+
+# Rights. TDLib's wording, which the Bot API server passes on with the first letter lowered
+# ("Not enough rights to ..." -> "Bad Request: not enough rights to ..."): ForumTopicManager.cpp
+# for topics, MessagesManager.cpp (can_pin_messages) for pins.
+NO_RIGHTS_TO_CREATE_TOPIC = "not enough rights to create a topic"
+NO_RIGHTS_TO_EDIT_TOPIC = "not enough rights to edit the topic"
+NO_RIGHTS_TO_CLOSE_TOPIC = "not enough rights to close or open the topic"
+NO_RIGHTS_TO_DELETE_TOPIC = "not enough rights to delete the topic"
+NO_RIGHTS_TO_PIN = "not enough rights to manage pinned messages in the chat"
+# tdlib/telegram-bot-api Client.cpp: check_message(..., "message to pin") answers
+# "<type> not found"; unpinChatMessage without a pinned message: "Message to unpin not found".
+PIN_TARGET_NOT_FOUND = "message to pin not found"
+UNPIN_TARGET_NOT_FOUND = "message to unpin not found"
+EDIT_TARGET_NOT_FOUND = "message to edit not found"
+# UNVERIFIED: no public source gives Telegram's answer to a topic icon that is not one of
+# getForumTopicIconStickers' emoji; MTProto's usual error for an unusable document id is used.
+TOPIC_ICON_INVALID = "DOCUMENT_INVALID"

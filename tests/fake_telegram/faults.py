@@ -11,13 +11,23 @@ from dataclasses import dataclass, field
 
 from .errors import DEFAULT_DESCRIPTIONS, ApiError, too_many_requests
 
-# Calls that put messages into a chat: these are what Telegram's flood limits count.
+# Calls that put messages into a chat: these are what Telegram's flood limits count. Every
+# message the bot causes is counted in its chat's window (see ``consume``) — the service messages
+# of topic actions (created, edited: a rename or an icon change, closed, reopened) and of pins
+# included — and these calls are refused with 429 when the window is full.
+#
+# Edits (editMessageText/Caption/Media/ReplyMarkup) are deliberately NOT here: they change a
+# message without adding one. Telegram publishes no limit for edits; they are throttled
+# separately and much more loosely than new messages, so an edit neither counts towards nor is
+# refused by the "20 messages a minute into a group" window. (A chat held by a 429's
+# retry_after still refuses every call, edits included: see ``RateLimits.check``.)
 MESSAGE_CREATING_METHODS = frozenset(
     {
         "sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAnimation", "sendAudio",
         "sendVoice", "sendVideoNote", "sendSticker", "sendLocation", "sendVenue", "sendContact",
         "sendPoll", "sendDice", "sendMediaGroup", "copyMessage", "copyMessages",
-        "forwardMessage", "forwardMessages", "createForumTopic",
+        "forwardMessage", "forwardMessages", "createForumTopic", "editForumTopic",
+        "closeForumTopic", "reopenForumTopic", "pinChatMessage",
     }
 )  # fmt: skip
 

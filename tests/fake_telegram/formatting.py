@@ -270,3 +270,31 @@ def format_text(
         else:
             raise bad_request("unsupported parse_mode")
     return strip_text(text, list(entities or []))
+
+
+# "@username" as Telegram finds it in a text: not glued to a preceding word character or "@".
+_MENTION = re.compile(r"(?<![A-Za-z0-9_@])@([A-Za-z0-9_]{3,32})(?![A-Za-z0-9_])")
+# Entities whose text Telegram takes verbatim: no mention is found inside them.
+_VERBATIM_ENTITIES = frozenset({"code", "pre", "text_link", "url", "email"})
+
+
+def find_mentions(text: str, entities: list[dict[str, Any]]) -> list[str]:
+    """The usernames (lower-cased, without "@") a text mentions: explicit ``mention`` entities
+    and every "@username" outside code, pre and links, which Telegram turns into ``mention``
+    entities itself (the fake does not add those entities to the stored message)."""
+    units = text.encode("utf-16-le")
+    verbatim = [
+        (entity["offset"], entity["offset"] + entity["length"])
+        for entity in entities
+        if entity["type"] in _VERBATIM_ENTITIES
+    ]
+    found: list[str] = []
+    for match in _MENTION.finditer(text):
+        start = utf16_len(text[: match.start()])
+        if not any(begin <= start < end for begin, end in verbatim):
+            found.append(match.group(1).lower())
+    for entity in entities:
+        if entity["type"] == "mention":
+            begin, end = entity["offset"] * 2, (entity["offset"] + entity["length"]) * 2
+            found.append(units[begin:end].decode("utf-16-le", "replace").lstrip("@").lower())
+    return list(dict.fromkeys(found))

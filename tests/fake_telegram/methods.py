@@ -25,9 +25,20 @@ from .content import (
     kind_of,
 )
 from .errors import NotModelled, bad_request, conflict, forbidden
-from .formatting import format_text
+from .formatting import find_mentions, format_text
+from .icons import TOPIC_ICON_IDS, topic_icon_stickers
 from .params import Params, UploadedFile
-from .state import ADMIN_RIGHTS, TOPIC_ICON_COLORS, Chat, Group, PrivateChat, StoredMessage, Topic
+from .state import (
+    ADMIN_RIGHTS,
+    TOPIC_ICON_COLORS,
+    Chat,
+    Group,
+    Notification,
+    PrivateChat,
+    StoredMessage,
+    Topic,
+    User,
+)
 from .updates import Webhook
 
 if TYPE_CHECKING:
@@ -87,6 +98,9 @@ class BotApi:
 
     def _group(self, p: Params) -> Group:
         chat = self._chat(p)
+        if isinstance(chat, PrivateChat) and self.world.private_topics:
+            # Bot API 9.3/9.4 let bots create, edit and delete topics of private chats too.
+            raise NotModelled("forum topic management in private chats")
         if not isinstance(chat, Group) or not chat.is_forum:
             raise bad_request("the chat is not a forum")
         return chat
@@ -110,7 +124,16 @@ class BotApi:
                 raise forbidden(f"bot is not a member of the {kind} chat")
 
     def _topic_for_send(self, chat: Chat, thread_id: int) -> Topic:
-        if not isinstance(chat, Group) or not chat.is_forum:
+        """The topic a send names, or Telegram's refusal.
+
+        A private chat has topics only when the bot has them enabled (Bot API 9.3); the Bot API
+        server looks the topic up (``getForumTopic``) and answers every failure with "message
+        thread not found" (tdlib/telegram-bot-api ``TdOnCheckForumTopicCallback``).
+        """
+        if isinstance(chat, PrivateChat):
+            if not self.world.private_topics:
+                raise bad_request(e.THREAD_NOT_FOUND)
+        elif not isinstance(chat, Group) or not chat.is_forum:
             raise bad_request(e.THREAD_NOT_FOUND)
         topic = chat.topics.get(thread_id)
         if topic is None:
@@ -119,7 +142,7 @@ class BotApi:
             raise bad_request(
                 topic.deleted_error or self.world.topic_deleted_error or e.THREAD_NOT_FOUND
             )
-        if topic.closed and not chat.bot_can("can_manage_topics"):
+        if topic.closed and not (isinstance(chat, Group) and chat.bot_can("can_manage_topics")):
             raise bad_request(e.TOPIC_CLOSED)
         return topic
 
@@ -167,9 +190,45 @@ class BotApi:
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             # Only inline keyboards are part of the Message object.
             fields = {**fields, "reply_markup": markup}
-        return self.world.create_message(
+        message = self.world.create_message(
             chat, self.world.bot, fields, thread_id=thread_id, reply_to=reply_to
         )
+        self._notify(chat, message, reply_to, silent=p.flag("disable_notification"))
+        return message
+
+    def _notify(
+        self, chat: Chat, message: StoredMessage, reply_to: StoredMessage | None, *, silent: bool
+    ) -> None:
+        """Record whom a new message of the bot notifies in a group: the members it mentions
+        (``@username`` in the text or a ``mention`` entity; a ``text_mention``) and the author of
+        the message it explicitly replies to. Only members of the group are notified.
+
+        In a private chat every message notifies its user anyway: nothing is recorded there.
+        Edits notify nobody (Telegram does not notify about mentions added by an edit).
+        """
+        if not isinstance(chat, Group):
+            return
+        data = message.data
+        text = data.get("text") or data.get("caption") or ""
+        entities = data.get("entities") or data.get("caption_entities") or []
+        reasons: dict[int, str] = {}
+        for entity in entities:
+            if entity["type"] == "text_mention":
+                reasons.setdefault(int(entity["user"]["id"]), "text_mention")
+        usernames = set(find_mentions(text, entities))
+        for membership in chat.members.values():
+            username = membership.user.username
+            if username and username.lower() in usernames:
+                reasons.setdefault(membership.user.id, "mention")
+        if reply_to is not None:
+            reasons.setdefault(reply_to.sender_id, "reply")
+        for user_id, reason in reasons.items():
+            if user_id != self.world.bot.id and chat.is_member(user_id):
+                self.world.notifications.append(
+                    Notification(
+                        user_id, chat.id, message.message_id, reason, silent, message.snapshot()
+                    )
+                )
 
     def _caption(self, p: Params, name: str = "caption") -> dict[str, Any]:
         caption = p.text(name)
@@ -253,6 +312,10 @@ class BotApi:
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
+            "has_topics_enabled": self.world.private_topics,
+            "allows_users_to_create_topics": (
+                self.world.private_topics and self.world.users_create_topics
+            ),
         }
 
     @api_method("getChat")
@@ -263,6 +326,10 @@ class BotApi:
         info = chat.full_info()
         if isinstance(chat, Group):
             info["permissions"] = {"can_send_messages": True}
+        pinned = chat.latest_pinned()
+        if pinned is not None:
+            # A Message without its own reply (Client.cpp: JsonChat).
+            info["pinned_message"] = _without_reply(pinned)
         return info
 
     @api_method("getChatMember")
@@ -272,19 +339,19 @@ class BotApi:
         if user_id == self.world.bot.id:
             user = self.world.bot
             if isinstance(chat, Group):
-                return _member(user, chat.bot_status, chat.bot_rights)
+                return chat_member(user, chat.bot_status, chat.bot_rights)
             assert isinstance(chat, PrivateChat)
-            return _member(user, "kicked" if chat.user.blocked_bot else "member", {})
+            return chat_member(user, "kicked" if chat.user.blocked_bot else "member", {})
         if user_id not in self.world.users:
             raise bad_request("user not found")
         user = self.world.users[user_id]
         if isinstance(chat, PrivateChat):
-            return _member(user, "member" if user.id == chat.id else "left", {})
+            return chat_member(user, "member" if user.id == chat.id else "left", {})
         assert isinstance(chat, Group)
         membership = chat.members.get(user_id)
         if membership is None:
-            return _member(user, "left", {})
-        return _member(user, membership.status, membership.rights)
+            return chat_member(user, "left", {})
+        return chat_member(user, membership.status, membership.rights)
 
     @api_method("sendChatAction")
     async def send_chat_action(self, p: Params) -> Any:
@@ -556,6 +623,7 @@ class BotApi:
                 thread_id=thread_id,
                 media_group_id=new_group_ids.get(source.data.get("media_group_id", "")),
             )
+            self._notify(chat, copied, None, silent=p.flag("disable_notification"))
             result.append({"message_id": copied.message_id})
         return result
 
@@ -584,7 +652,7 @@ class BotApi:
         self.check_writable(chat)
         message = chat.message(message_id)
         if message is None:
-            raise bad_request("message to edit not found")
+            raise bad_request(e.EDIT_TARGET_NOT_FOUND)
         if message.sender_id != self.world.bot.id:
             raise bad_request("message can't be edited")
         return chat, message
@@ -670,7 +738,7 @@ class BotApi:
             raise bad_request("message can't be deleted")
         if kind_of(message.data) == "service" and "forum_topic_created" in message.data:
             raise bad_request("message can't be deleted")
-        message.deleted = True
+        chat.forget(message)
         return True
 
     # -- reactions ----------------------------------------------------------------------------
@@ -705,24 +773,41 @@ class BotApi:
             raise bad_request(e.TOPIC_ID_INVALID)
         return topic
 
-    def _require_topic_rights(self, group: Group, topic: Topic | None = None) -> None:
-        created_by_bot = (
-            topic is not None and self._topic_creator(group, topic) == self.world.bot.id
-        )
+    def _require_topic_rights(self, group: Group, topic: Topic, refusal: str) -> None:
+        """Editing, closing and reopening need can_manage_topics, "unless it is the creator of
+        the topic" (Bot API docs; TDLib refuses only topics it knows the bot did not create).
+        The wording is TDLib's, per action (see errors.py)."""
+        created_by_bot = self._topic_creator(group, topic) == self.world.bot.id
         if not created_by_bot and not group.bot_can("can_manage_topics"):
-            raise bad_request("not enough rights to manage topics")
+            raise bad_request(refusal)
 
     @staticmethod
     def _topic_creator(group: Group, topic: Topic) -> int | None:
         created = group.messages.get(topic.thread_id)
         return created.sender_id if created else None
 
+    @staticmethod
+    def _icon_id(raw: Any) -> str:
+        """A topic icon parameter as the Bot API server reads it, or TOPIC_ICON_INVALID.
+
+        The server parses the string with ``td::to_integer`` (leading digits; anything else is
+        0), and 0 means "no icon": "" removes the icon, and so does a string that is no number at
+        all. Any other id must be one of getForumTopicIconStickers' emoji (see icons.py).
+        """
+        digits = re.match(r"-?\d*", str(raw).strip())
+        number = int(digits.group()) if digits and digits.group() not in ("", "-") else 0
+        if number == 0:
+            return ""
+        if str(number) not in TOPIC_ICON_IDS:
+            raise bad_request(e.TOPIC_ICON_INVALID)
+        return str(number)
+
     def topic_service_message(
-        self, group: Group, sender_id: int, topic: Topic, service: dict[str, Any]
+        self, chat: Chat, sender_id: int, topic: Topic, service: dict[str, Any]
     ) -> StoredMessage:
         """Post a topic service message (created/edited/closed/reopened) and its update."""
         message = self.world.create_message(
-            group,
+            chat,
             self.world.sender(sender_id),
             service,
             thread_id=topic.thread_id,
@@ -730,11 +815,16 @@ class BotApi:
         self._push_message_update(message)
         return message
 
+    @api_method("getForumTopicIconStickers")
+    async def get_forum_topic_icon_stickers(self, p: Params) -> Any:
+        """The custom emoji stickers usable as topic icons (the real set: see icons.py)."""
+        return topic_icon_stickers()
+
     @api_method("createForumTopic")
     async def create_forum_topic(self, p: Params) -> Any:
         group = self._group(p)
         if not group.bot_can("can_manage_topics"):
-            raise bad_request("not enough rights to create a topic")
+            raise bad_request(e.NO_RIGHTS_TO_CREATE_TOPIC)
         name = (p.text("name") or "").strip()
         if not name:
             raise bad_request(TOPIC_NAME_EMPTY)
@@ -742,21 +832,34 @@ class BotApi:
         if icon_color not in TOPIC_ICON_COLORS:
             raise bad_request(TOPIC_ICON_COLOR_INVALID)
         assert icon_color is not None
-        topic = self.create_topic(
-            group, self.world.bot.id, name, icon_color, p.text("icon_custom_emoji_id")
-        )
+        emoji_id = p.text("icon_custom_emoji_id")
+        icon = self._icon_id(emoji_id) if emoji_id is not None else ""
+        topic = self.create_topic(group, self.world.bot.id, name, icon_color, icon or None)
         return topic.to_api()
 
     def create_topic(
-        self, group: Group, sender_id: int, name: str, icon_color: int, emoji_id: str | None
+        self,
+        chat: Chat,
+        sender_id: int,
+        name: str,
+        icon_color: int,
+        emoji_id: str | None,
+        *,
+        name_is_implicit: bool = False,
     ) -> Topic:
-        thread_id = group.last_message_id + 1
+        """A new topic of a forum (or of a private chat): its id is the id of its
+        ``forum_topic_created`` service message, which the bot gets as a ``message`` update."""
+        thread_id = chat.last_message_id + 1
         topic = Topic(thread_id, name[:128], icon_color, emoji_id)
-        group.topics[thread_id] = topic
-        service = {"forum_topic_created": {"name": topic.name, "icon_color": icon_color}}
+        chat.topics[thread_id] = topic
+        created: dict[str, Any] = {"name": topic.name, "icon_color": icon_color}
         if emoji_id:
-            service["forum_topic_created"]["icon_custom_emoji_id"] = emoji_id
-        message = self.topic_service_message(group, sender_id, topic, service)
+            created["icon_custom_emoji_id"] = emoji_id
+        if name_is_implicit:
+            created["is_name_implicit"] = True
+        message = self.topic_service_message(
+            chat, sender_id, topic, {"forum_topic_created": created}
+        )
         assert message.message_id == thread_id
         return topic
 
@@ -764,15 +867,23 @@ class BotApi:
     async def edit_forum_topic(self, p: Params) -> Any:
         group = self._group(p)
         topic = self._topic(group, p)
-        self._require_topic_rights(group, topic)
-        name = p.text("name")
-        emoji_id = p.text("icon_custom_emoji_id")
+        self._require_topic_rights(group, topic, e.NO_RIGHTS_TO_EDIT_TOPIC)
+        name = p.text("name")  # absent or "": the name is kept
+        emoji_id = None
+        if p.raw.get("icon_custom_emoji_id") is not None:  # present, even "": edit the icon
+            emoji_id = self._icon_id(p.raw["icon_custom_emoji_id"])
+            p.decoded["icon_custom_emoji_id"] = emoji_id
+        if name is None and emoji_id is None:
+            # TDLib answers this itself, without asking Telegram: nothing is posted.
+            return True
         self.edit_topic(group, self.world.bot.id, topic, name, emoji_id)
         return True
 
     def edit_topic(
         self, group: Group, sender_id: int, topic: Topic, name: str | None, emoji_id: str | None
     ) -> None:
+        """Rename and/or re-icon a topic ("" removes the icon): a ``forum_topic_edited``
+        service message in the topic, with its update; no change at all is TOPIC_NOT_MODIFIED."""
         change: dict[str, Any] = {}
         if name is not None and name[:128] != topic.name:
             topic.name = change["name"] = name[:128]
@@ -787,7 +898,7 @@ class BotApi:
     async def close_forum_topic(self, p: Params) -> Any:
         group = self._group(p)
         topic = self._topic(group, p)
-        self._require_topic_rights(group, topic)
+        self._require_topic_rights(group, topic, e.NO_RIGHTS_TO_CLOSE_TOPIC)
         self.set_topic_closed(group, self.world.bot.id, topic, closed=True)
         return True
 
@@ -795,7 +906,7 @@ class BotApi:
     async def reopen_forum_topic(self, p: Params) -> Any:
         group = self._group(p)
         topic = self._topic(group, p)
-        self._require_topic_rights(group, topic)
+        self._require_topic_rights(group, topic, e.NO_RIGHTS_TO_CLOSE_TOPIC)
         self.set_topic_closed(group, self.world.bot.id, topic, closed=False)
         return True
 
@@ -813,20 +924,103 @@ class BotApi:
         if self._topic_creator(group, topic) != self.world.bot.id and not group.bot_can(
             "can_delete_messages"
         ):
-            raise bad_request("not enough rights to delete the topic")
+            raise bad_request(e.NO_RIGHTS_TO_DELETE_TOPIC)
         self.delete_topic(group, topic)
         return True
 
     @staticmethod
-    def delete_topic(group: Group, topic: Topic) -> None:
-        """The topic and all its messages vanish; Telegram sends no update about it."""
+    def delete_topic(chat: Chat, topic: Topic) -> None:
+        """The topic and all its messages vanish (pins included); Telegram sends no update."""
         topic.deleted = True
-        for message in group.messages.values():
+        for message in chat.messages.values():
             if message.thread_id == topic.thread_id:
-                message.deleted = True
+                chat.forget(message)
+
+    # -- pinned messages ----------------------------------------------------------------------
+
+    @staticmethod
+    def _require_pin_rights(chat: Chat) -> None:
+        """Anyone may pin in a private chat; in a group the bot needs can_pin_messages."""
+        if isinstance(chat, Group) and not chat.bot_can("can_pin_messages"):
+            raise bad_request(e.NO_RIGHTS_TO_PIN)
+
+    def _pin_target(self, p: Params, not_found: str) -> tuple[Chat, StoredMessage]:
+        """The chat and the message a (un)pin names: the chat must be writable, the message
+        must exist (a missing or 0 message_id is "not found" too, as in Client.cpp)."""
+        if "business_connection_id" in p:
+            raise NotModelled("pinning messages of business accounts")
+        chat = self._chat(p)
+        self.check_writable(chat)
+        message = chat.message(p.integer("message_id") or 0)
+        if message is None:
+            raise bad_request(not_found)
+        return chat, message
+
+    @api_method("pinChatMessage")
+    async def pin_chat_message(self, p: Params) -> Any:
+        chat, message = self._pin_target(p, e.PIN_TARGET_NOT_FOUND)
+        self._require_pin_rights(chat)
+        p.flag("disable_notification")  # Only the members' notification sound depends on it.
+        self.pin_message(chat, self.world.bot, message)
+        return True
+
+    def pin_message(self, chat: Chat, pinner: User, message: StoredMessage) -> StoredMessage:
+        """Pin ``message`` (on top of the others) and post the ``pinned_message`` service
+        message in the same chat and topic (General for a General message), from ``pinner``.
+
+        The bot gets that service message as a ``message`` update even when it pinned itself:
+        the Bot API server does not skip the bot's own ``messagePinMessage`` (Client.cpp,
+        ``need_skip_update_message``). ``pinned_message`` is the pinned Message without its own
+        ``reply_to_message``; in a topic the service message carries the implicit reply like any
+        other topic message. Re-pinning a pinned message moves it to the top and posts again
+        (unverified: Telegram's answer to that is not documented).
+        """
+        chat.pin(message)
+        service = self.world.create_message(
+            chat, pinner, {"pinned_message": _without_reply(message)}, thread_id=message.thread_id
+        )
+        self._push_message_update(service)
+        return service
+
+    @api_method("unpinChatMessage")
+    async def unpin_chat_message(self, p: Params) -> Any:
+        """Unpin ``message_id``, or without it "the most recent pinned message (by sending
+        date)"; no service message and no update. Unpinning a message that is not pinned
+        succeeds."""
+        if p.integer("message_id"):
+            chat, message = self._pin_target(p, e.UNPIN_TARGET_NOT_FOUND)
+        else:
+            if "business_connection_id" in p:
+                raise NotModelled("pinning messages of business accounts")
+            chat = self._chat(p)
+            self.check_writable(chat)
+            newest = chat.latest_pinned()
+            if newest is None:
+                raise bad_request(e.UNPIN_TARGET_NOT_FOUND)
+            message = newest
+        self._require_pin_rights(chat)
+        if message.message_id in chat.pinned:
+            chat.pinned.remove(message.message_id)
+        return True
+
+    @api_method("unpinAllChatMessages")
+    async def unpin_all_chat_messages(self, p: Params) -> Any:
+        chat = self._chat(p)
+        self.check_writable(chat)
+        self._require_pin_rights(chat)
+        chat.pinned.clear()
+        return True
 
 
-def _member(user: Any, status: str, rights: dict[str, bool]) -> dict[str, Any]:
+def _without_reply(message: StoredMessage) -> dict[str, Any]:
+    """A message nested in another (pinned_message, getChat's pinned_message): no reply."""
+    data = message.snapshot()
+    data.pop("reply_to_message", None)
+    return data
+
+
+def chat_member(user: Any, status: str, rights: dict[str, bool]) -> dict[str, Any]:
+    """A ChatMember object; an administrator carries every right aiogram requires."""
     member: dict[str, Any] = {"status": status, "user": user.to_api()}
     if status == "administrator":
         member.update({key: False for key in ADMIN_RIGHTS})

@@ -13,9 +13,20 @@ from typing import Any
 from .content import CAPTIONED_KINDS, Content, ContentFactory, kind_of
 from .errors import FakeUsageError
 from .formatting import utf16_len
-from .methods import BotApi
+from .methods import BotApi, chat_member
 from .records import CallRecord
-from .state import ADMIN_RIGHTS, Chat, Group, Membership, StoredMessage, Topic, User, World
+from .state import (
+    ADMIN_RIGHTS,
+    TOPIC_ICON_COLORS,
+    Chat,
+    Group,
+    Membership,
+    Notification,
+    StoredMessage,
+    Topic,
+    User,
+    World,
+)
 from .updates import Changes, UpdateQueue
 
 # A message: its id, its dict, or anything with .message_id (aiogram's Message, MessageId).
@@ -162,34 +173,54 @@ class People:
         entities: list[dict[str, Any]] | None = None,
         reply_to: MessageRef | None = None,
         media_group_id: str | None = None,
+        thread_id: int | None = None,
         **kinds: bool,
     ) -> dict[str, Any]:
         """``user`` writes to the bot in their private chat; the bot gets a ``message`` update.
 
         ``await fake.user_sends(alice, "hi")``, ``await fake.user_sends(alice, photo=True,
         caption="look")``, ``await fake.user_sends(alice, content=fake.content.quiz())``.
+
+        ``thread_id``: a topic of the private chat (see ``user_creates_topic``); the message
+        carries ``message_thread_id`` and ``is_topic_message`` but, unlike in a supergroup, no
+        implicit ``reply_to_message``. A ``reply_to`` lands in the replied message's topic.
         """
         self._check_can_send(user)
         chosen = self._content(text, content, caption, entities, kinds)
         if len(chosen.fields.get("caption", "")) > user.caption_limit:
             raise FakeUsageError(f"{user.first_name} cannot send a caption that long")
+        chat = self.world.private_chat(user)
+        reply = self._reply_target(chat, reply_to)
+        if reply is not None:
+            if thread_id is not None and reply.thread_id != thread_id:
+                raise FakeUsageError("reply_to is in another topic")
+            thread_id = reply.thread_id
+        if thread_id is not None:
+            self._live_topic(chat, thread_id)
         if user.blocked_bot:
             # Writing to a blocked bot (Restart) unblocks it first.
             await self.user_unblocks_bot(user)
         user.started_bot = True
-        chat = self.world.private_chat(user)
-        reply = self._reply_target(chat, reply_to)
         message = self.world.create_message(
-            chat, user, chosen.message_fields(), reply_to=reply, media_group_id=media_group_id
+            chat,
+            user,
+            chosen.message_fields(),
+            thread_id=thread_id,
+            reply_to=reply,
+            media_group_id=media_group_id,
         )
         self.updates.push("message", message.snapshot())
         return message.snapshot()
 
-    async def user_sends_command(self, user: User, command: str, args: str = "") -> dict[str, Any]:
+    async def user_sends_command(
+        self, user: User, command: str, args: str = "", *, thread_id: int | None = None
+    ) -> dict[str, Any]:
         """``/start`` and friends, with the ``bot_command`` entity Telegram adds."""
         if not command.startswith("/"):
             command = f"/{command}"
-        return await self.user_sends(user, content=self.world.content.command(command, args))
+        return await self.user_sends(
+            user, content=self.world.content.command(command, args), thread_id=thread_id
+        )
 
     def _album(self, items: Sequence[Content | str], caption: str | None) -> list[Content]:
         if not 2 <= len(items) <= 10:
@@ -203,14 +234,24 @@ class People:
         return contents
 
     async def user_sends_album(
-        self, user: User, items: Sequence[Content | str], *, caption: str | None = None
+        self,
+        user: User,
+        items: Sequence[Content | str],
+        *,
+        caption: str | None = None,
+        thread_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """An album (``["photo", "photo", "video"]`` or contents): messages sharing a
-        media_group_id, their updates enqueued together. ``caption`` goes on the first item."""
+        media_group_id, their updates enqueued together. ``caption`` goes on the first item;
+        ``thread_id``: a topic of the private chat."""
         group_id = self.world.new_media_group_id()
         sent = []
         for item in self._album(items, caption):
-            sent.append(await self.user_sends(user, content=item, media_group_id=group_id))
+            sent.append(
+                await self.user_sends(
+                    user, content=item, media_group_id=group_id, thread_id=thread_id
+                )
+            )
         return sent
 
     async def user_edits(
@@ -249,6 +290,75 @@ class People:
         user.deactivated = True
         self.changes.notify()
 
+    # -- topics in private chats (Bot API 9.3) -------------------------------------------------
+
+    def enable_private_topics(self, *, users_can_create: bool = True) -> None:
+        """BotFather's "threaded mode": users get topics in their private chat with the bot.
+
+        getMe reports ``has_topics_enabled`` (and ``allows_users_to_create_topics``); the bot may
+        send into a private topic with ``message_thread_id``. Bot-side topic management in
+        private chats (createForumTopic & co, Bot API 9.4) is not modelled: it fails loudly.
+        """
+        self.world.private_topics = True
+        self.world.users_create_topics = users_can_create
+
+    async def user_creates_topic(
+        self,
+        user: User,
+        name: str = "New chat",
+        *,
+        icon_color: int = TOPIC_ICON_COLORS[0],
+        name_is_implicit: bool = False,
+    ) -> Topic:
+        """``user`` opens a new topic in their private chat with the bot: a
+        ``forum_topic_created`` service message from the user in the private chat (its id is
+        the topic's ``message_thread_id``), and its ``message`` update. ``name_is_implicit``:
+        the user did not name it (Telegram names it after the first message; Bot API 9.3's
+        ``is_name_implicit``)."""
+        self._check_can_send(user)
+        if not self.world.private_topics:
+            raise FakeUsageError("the bot has no topics in private chats (enable_private_topics)")
+        if not self.world.users_create_topics:
+            raise FakeUsageError("the bot does not let users create topics")
+        if user.blocked_bot:
+            await self.user_unblocks_bot(user)
+        user.started_bot = True
+        chat = self.world.private_chat(user)
+        return self.api.create_topic(
+            chat, user.id, name, icon_color, None, name_is_implicit=name_is_implicit
+        )
+
+    async def user_deletes_topic(self, user: User, thread_id: int) -> None:
+        """``user`` deletes a topic of their private chat: it and its messages vanish with no
+        update; the bot's later sends into it fail with "message thread not found"."""
+        if not self.world.users_create_topics:
+            raise FakeUsageError("the bot does not let users delete topics")
+        chat = self.world.private_chat(user)
+        self.api.delete_topic(chat, self._live_topic(chat, thread_id))
+        self.changes.notify()
+
+    def private_topics(self, user: User) -> list[Topic]:
+        """Every topic ever created in ``user``'s private chat (see ``.deleted``)."""
+        return list(self.world.private_chat(user).topics.values())
+
+    def private_topic(self, user: User, thread_id: int) -> Topic:
+        return self.world.private_chat(user).topics[thread_id]
+
+    # -- updates the bot's aiogram does not know -----------------------------------------------
+
+    def push_raw_update(self, update_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update of any type (``"future_thing"``), for getUpdates or the webhook.
+
+        Telegram sends a type only if ``allowed_updates`` lists it or, when the bot set none,
+        if it is in the default set; a bot whose aiogram predates the type cannot list it. This
+        helper bypasses the filter on purpose: it exists to test the bot's resilience to an
+        update it cannot parse (an aiogram ``Update`` with no known event), whatever it asked
+        for. For a ``message`` whose content is unknown, use
+        ``user_sends(user, content=fake.content.unknown(...))`` instead: it is stored and
+        filtered like any message.
+        """
+        return self.updates.push_unfiltered(update_type, payload)
+
     def _my_chat_member(self, user: User, old: str, new: str) -> None:
         def member(status: str) -> dict[str, Any]:
             data: dict[str, Any] = {"status": status, "user": self.world.bot.to_api()}
@@ -267,6 +377,80 @@ class People:
                 "new_chat_member": member(new),
             },
         )
+
+    # -- the bot's rights in a group ----------------------------------------------------------
+
+    def _rights_changer(self, group: Group, by: User | None) -> User:
+        """Who changes the bot's rights: ``by`` (the creator, or an administrator allowed to
+        promote members) or else the group's creator (a "Group Owner" is made up if needed)."""
+        if by is None:
+            for membership in group.members.values():
+                if membership.status == "creator":
+                    return membership.user
+            owner = self.add_user("Group", "Owner", started=False)
+            self.add_member(group, owner, status="creator")
+            return owner
+        membership = self._membership(by, group)
+        if membership.status != "creator" and not membership.rights.get("can_promote_members"):
+            raise FakeUsageError(f"{by.first_name} cannot change the bot's rights")
+        return by
+
+    async def set_bot_rights(
+        self, group: Group | int, *, by: User | None = None, **rights: bool
+    ) -> None:
+        """Someone changes the bot's administrator rights (``can_manage_topics=False``...).
+
+        A bot that was not an administrator is promoted (with only the given rights and
+        can_manage_chat, which every other right implies). The bot's calls see the new rights at
+        once (createForumTopic, topic management, pins, getChatMember), and it gets a
+        ``my_chat_member`` update — if ``allowed_updates`` lets it through — from ``by`` (see
+        ``_rights_changer``) with the old and new ChatMemberAdministrator. No change, no update.
+        """
+        found = self.world.group(group)
+        unknown = set(rights) - set(ADMIN_RIGHTS)
+        if unknown:
+            raise FakeUsageError(f"unknown administrator rights: {sorted(unknown)}")
+        if found.bot_status not in ("member", "administrator"):
+            raise FakeUsageError(f"the bot is {found.bot_status} in {found.title}")
+        changer = self._rights_changer(found, by)
+        old_status, old_rights = found.bot_status, dict(found.bot_rights)
+        if found.bot_status == "administrator":
+            new_rights = {**old_rights, **rights}
+        else:
+            new_rights = {key: False for key in ADMIN_RIGHTS}
+            new_rights.update(can_manage_chat=True, **rights)
+        if old_status == "administrator" and new_rights == old_rights:
+            return
+        found.bot_status, found.bot_rights = "administrator", new_rights
+        self._group_chat_member_update(found, changer, old_status, old_rights)
+
+    async def revoke_bot_right(
+        self, group: Group | int, right: str, *, by: User | None = None
+    ) -> None:
+        """``set_bot_rights(group, **{right: False})``."""
+        await self.set_bot_rights(group, by=by, **{right: False})
+
+    async def restore_bot_right(
+        self, group: Group | int, right: str, *, by: User | None = None
+    ) -> None:
+        """``set_bot_rights(group, **{right: True})``."""
+        await self.set_bot_rights(group, by=by, **{right: True})
+
+    def _group_chat_member_update(
+        self, group: Group, changer: User, old_status: str, old_rights: dict[str, bool]
+    ) -> None:
+        bot = self.world.bot
+        self.updates.push(
+            "my_chat_member",
+            {
+                "chat": group.to_api(),
+                "from": changer.to_api(),
+                "date": self.world.now(),
+                "old_chat_member": chat_member(bot, old_status, old_rights),
+                "new_chat_member": chat_member(bot, group.bot_status, group.bot_rights),
+            },
+        )
+        self.changes.notify()
 
     # -- operators ----------------------------------------------------------------------------
 
@@ -366,8 +550,8 @@ class People:
             raise FakeUsageError(f"{operator.first_name} cannot manage topics")
         return found
 
-    def _live_topic(self, group: Group, thread_id: int) -> Topic:
-        topic = group.live_topic(thread_id)
+    def _live_topic(self, chat: Chat, thread_id: int) -> Topic:
+        topic = chat.live_topic(thread_id)
         if topic is None:
             raise FakeUsageError(f"topic {thread_id} does not exist")
         return topic
@@ -413,12 +597,28 @@ class People:
         self.changes.notify()
 
     async def delete_message(self, chat: ChatRef, message: MessageRef) -> None:
-        """Someone deletes a message; Telegram tells bots nothing."""
-        stored = self._chat(chat).message(_message_id(message))
+        """Someone deletes a message (a pinned one is unpinned); Telegram tells bots nothing.
+        The bot's later edits of it fail with "message to edit not found"."""
+        found = self._chat(chat)
+        stored = found.message(_message_id(message))
         if stored is None:
             raise FakeUsageError("no such message")
-        stored.deleted = True
+        found.forget(stored)
         self.changes.notify()
+
+    async def operator_pins(
+        self, operator: User, group: Group | int, message: MessageRef
+    ) -> dict[str, Any]:
+        """``operator`` pins a message: a ``pinned_message`` service message from them in the
+        message's topic, which the bot gets as a ``message`` update."""
+        found = self.world.group(group)
+        membership = self._membership(operator, found)
+        if membership.status != "creator" and not membership.rights.get("can_pin_messages"):
+            raise FakeUsageError(f"{operator.first_name} cannot pin messages")
+        stored = found.message(_message_id(message))
+        if stored is None:
+            raise FakeUsageError(f"no message {_message_id(message)} to pin")
+        return self.api.pin_message(found, operator, stored).snapshot()
 
     # -- shared by people ---------------------------------------------------------------------
 
@@ -557,6 +757,27 @@ class People:
         if len(found) != 1:
             raise AssertionError(f"expected one live topic named {name!r}, found {len(found)}")
         return found[0]
+
+    def pinned_messages(self, chat: ChatRef) -> list[dict[str, Any]]:
+        """The pinned messages of a chat, the newest pin first (deleted ones are gone)."""
+        found = self._chat(chat)
+        return [stored.snapshot() for stored in filter(None, map(found.message, found.pinned))]
+
+    @property
+    def notifications(self) -> list[Notification]:
+        """Everyone the bot's messages notified in groups, in order (see ``notified``)."""
+        return list(self.world.notifications)
+
+    def notified(self, user: User, chat: ChatRef | None = None) -> list[dict[str, Any]]:
+        """The bot's messages that notified ``user`` (as sent), oldest first: they mention
+        the user (``@username``, ``text_mention``) or explicitly reply to the user's message, in
+        a group the user is a member of (of ``chat`` only, if given)."""
+        chat_id = None if chat is None else self._chat(chat).id
+        return [
+            copy.deepcopy(notification.message)
+            for notification in self.world.notifications
+            if notification.user_id == user.id and chat_id in (None, notification.chat_id)
+        ]
 
     def reactions_by_bot(self, chat: ChatRef, message: MessageRef) -> list[str]:
         """The emoji the bot has put on a message ([] if none)."""

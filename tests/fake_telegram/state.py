@@ -87,6 +87,11 @@ class Chat:
     type: str
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     last_message_id: int = 0
+    # Forum topics: a forum supergroup's, or a private chat's (Bot API 9.3, when the bot has
+    # topics enabled in private chats). Keyed by message_thread_id.
+    topics: dict[int, Topic] = field(default_factory=dict)
+    # Ids of the pinned messages, the newest pin first (getChat reports the first).
+    pinned: list[int] = field(default_factory=list)
 
     def next_message_id(self) -> int:
         self.last_message_id += 1
@@ -117,6 +122,28 @@ class Chat:
     def message(self, message_id: int) -> StoredMessage | None:
         message = self.messages.get(message_id)
         return None if message is None or message.deleted else message
+
+    def live_topic(self, thread_id: int) -> Topic | None:
+        topic = self.topics.get(thread_id)
+        return None if topic is None or topic.deleted else topic
+
+    def forget(self, message: StoredMessage) -> None:
+        """The message is deleted: it is gone for everyone and no longer pinned."""
+        message.deleted = True
+        if message.message_id in self.pinned:
+            self.pinned.remove(message.message_id)
+
+    def latest_pinned(self) -> StoredMessage | None:
+        """ "The most recent pinned message (by sending date)", as getChat reports it and as
+        unpinChatMessage without message_id unpins it — not the most recently pinned one."""
+        pinned = [m for m in map(self.message, self.pinned) if m is not None]
+        return max(pinned, key=lambda m: m.message_id, default=None)
+
+    def pin(self, message: StoredMessage) -> None:
+        """Pin ``message`` on top of the others (re-pinning moves it to the top)."""
+        if message.message_id in self.pinned:
+            self.pinned.remove(message.message_id)
+        self.pinned.insert(0, message.message_id)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -173,7 +200,6 @@ class Group(Chat):
     bot_status: str = "member"
     bot_rights: dict[str, bool] = field(default_factory=dict)
     members: dict[int, Membership] = field(default_factory=dict)
-    topics: dict[int, Topic] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type, "title": self.title}
@@ -192,9 +218,24 @@ class Group(Chat):
             self.bot_is_admin and self.bot_rights.get(right, False)
         )
 
-    def live_topic(self, thread_id: int) -> Topic | None:
-        topic = self.topics.get(thread_id)
-        return None if topic is None or topic.deleted else topic
+    def is_member(self, user_id: int) -> bool:
+        """Is this user in the group (and so notified of mentions and replies)?"""
+        membership = self.members.get(user_id)
+        return membership is not None and membership.status not in ("left", "kicked")
+
+
+@dataclass
+class Notification:
+    """A person was notified by a message of the bot: mentioned by ``@username``
+    (``mention``), by a ``text_mention`` entity, or by an explicit reply to their message
+    (``reply``). ``silent``: sent with ``disable_notification`` (it arrives without sound)."""
+
+    user_id: int
+    chat_id: int
+    message_id: int
+    reason: str
+    silent: bool
+    message: dict[str, Any]  # the message as it was sent
 
 
 class World:
@@ -220,6 +261,11 @@ class World:
         self.topic_deleted_error: str | None = None
         self.reply_not_found_error = REPLY_NOT_FOUND
         self.bot_messages_created = 0
+        # BotFather's "topics in private chats" (Bot API 9.3; getMe's has_topics_enabled) and
+        # whether users may create and delete such topics (9.4: allows_users_to_create_topics).
+        self.private_topics = False
+        self.users_create_topics = True
+        self.notifications: list[Notification] = []
         self._user_ids = itertools.count(1000001)
         self._media_groups = itertools.count(13960000000000001)
 
@@ -283,8 +329,10 @@ class World:
     ) -> StoredMessage:
         """Store a new message in ``chat``, shaped exactly as Telegram shapes it.
 
-        In a forum topic every message that is not an explicit reply gets the implicit reply to
-        the topic's ``forum_topic_created`` message (a quirk the bot must see through).
+        In a forum topic of a supergroup every message that is not an explicit reply gets the
+        implicit reply to the topic's ``forum_topic_created`` message (a quirk the bot must see
+        through). Topics of private chats have no implicit reply: the Bot API server adds it only
+        in supergroups (``get_implicit_reply_to_message_id`` in tdlib/telegram-bot-api).
         """
         message_id = chat.next_message_id()
         data: dict[str, Any] = {
@@ -296,7 +344,7 @@ class World:
         if thread_id is not None:
             data["message_thread_id"] = thread_id
             data["is_topic_message"] = True
-            if reply_to is None and thread_id != message_id:
+            if reply_to is None and thread_id != message_id and isinstance(chat, Group):
                 reply_to = chat.messages.get(thread_id)
         if reply_to is not None:
             nested = reply_to.snapshot()

@@ -82,6 +82,13 @@ class UpdateQueue:
         self._changes.notify()
         return update
 
+    def push_unfiltered(self, update_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Enqueue an update whatever ``allowed_updates`` says (see ``push_raw_update``)."""
+        update = {"update_id": next(self._ids), update_type: copy.deepcopy(payload)}
+        self.pending.append(update)
+        self._changes.notify()
+        return update
+
     def confirm(self, offset: int) -> None:
         if offset < 0:
             # "-N": keep only the last N updates, forget all previous ones.
