@@ -6,23 +6,23 @@ For each size, a database with that many logged messages (and their links, two r
 one user and conversation per 100 messages and up to 50 000 handled inbox rows) is created:
 the schema by `Database.init()`, the rows by plain `sqlite3` `executemany` (fast). Then each
 operation runs `--ops` times through `storage.Database` (aiosqlite, WAL, synchronous=FULL) and
-through a plain `sqlite3` connection with the same pragmas running the same SQL (copied from
-storage/database.py), on random keys spread over the whole database. Each measurement runs
-twice; the better run is reported.
+through a plain `sqlite3` connection with the same pragmas running the same SQL (storage's
+own, from storage/message_log.py), on random keys spread over the whole database. Each
+measurement runs twice; the better run is reported.
 
 Operations:
 
 - find_user_id_by_topic, find_linked_message_id: the relay's lookups;
-- log message + link: `log_relayed_message` (message and link, one write);
+- log message + link: `db.log.add_relayed` (message and link, one write);
 - relayed message: what the relay's storage does per message, as the issue defines it:
-  `inbox_add` (one update per transaction, as the webhook and a quiet poller store it), look the
-  link up, log message + link, `inbox_done`: one message at a time, so three commits each;
+  `db.inbox.add` (one update per transaction, as the webhook and a quiet poller store it), look
+  the link up, log message + link, `db.inbox.done`: one message at a time, so three commits each;
 - relayed message, 16 at once: the same for 16 messages of different conversations at the same
   time, as the engine handles them (CONCURRENCY=16): their writes share group commits. Reported
   per message;
 - relayed user message, full: what `Relay.user_message` asks of storage for a user's message in
-  an existing conversation (inbox_add, get_user_state, find_linked_message_id,
-  log_relayed_message, inbox_done);
+  an existing conversation (inbox.add, people.state, find_linked_message_id, log.add_relayed,
+  inbox.done);
 - round trip: `SELECT 1` through the Database (the fixed cost of one statement).
 
 With `--workdir` the databases are kept there and reused by the next run.
@@ -43,7 +43,7 @@ from typing import Any
 
 from _common import OPERATOR_CHAT_ID, TEXT, table
 
-from storage import LATEST_VERSION, Database
+from storage import LATEST_VERSION, Database, message_log
 
 USER_BASE = 10_000_000
 AT_ONCE = 16  # the bot's default CONCURRENCY: conversations handled at the same time
@@ -65,8 +65,8 @@ SELECT target_message_id
 FROM message_links
 WHERE source_chat_id = ? AND source_message_id = ? AND target_chat_id = ?
 """
-SQL_LOG_MESSAGE = Database._LOG_MESSAGE
-SQL_LOG_LINK = Database._LOG_LINK  # both directions of a link in one statement
+SQL_LOG_MESSAGE = message_log.ADD_MESSAGE_SQL
+SQL_LOG_LINK = message_log.ADD_LINK_SQL  # both directions of a link in one statement
 # For building the databases with executemany: one link row per parameter set.
 SQL_LINK_ROW = """
 INSERT INTO message_links (
@@ -356,7 +356,9 @@ def sqlite_ops(conn: sqlite3.Connection, keys: Keys) -> dict[str, Callable[[], A
 
     def log_statements(user_id: int, message_id: int) -> None:
         conn.execute(SQL_LOG_MESSAGE, message_row(user_id, message_id))
-        link = Database._link_parameters(user_id, user_id, message_id, OPERATOR_CHAT_ID, message_id)
+        link = message_log.link_parameters(
+            user_id, user_id, message_id, OPERATOR_CHAT_ID, message_id
+        )
         conn.execute(SQL_LOG_LINK, link)
 
     def log_pair(user_id: int, message_id: int) -> None:

@@ -9,7 +9,7 @@ from storage.models import LoggedMessage, MessageLink
 
 # ON CONFLICT, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that breaks the
 # CHECK on direction.
-_ADD_MESSAGE = """
+ADD_MESSAGE_SQL = """
     INSERT INTO messages (
         user_id, direction, chat_id, message_id, content_type,
         text, caption, file_id, payload_json
@@ -19,7 +19,7 @@ _ADD_MESSAGE = """
 """
 
 # One statement for both directions of a link: atomic on its own.
-_ADD_LINK = """
+ADD_LINK_SQL = """
     INSERT INTO message_links (
         source_chat_id, source_message_id, target_chat_id, target_message_id, user_id
     )
@@ -28,14 +28,14 @@ _ADD_LINK = """
 """
 
 
-def _link_parameters(
+def link_parameters(
     user_id: int,
     source_chat_id: int,
     source_message_id: int,
     target_chat_id: int,
     target_message_id: int,
 ) -> tuple[int, ...]:
-    """The parameters of `_ADD_LINK`: the way there and the way back."""
+    """The parameters of `ADD_LINK_SQL`: the way there and the way back."""
     return (
         *(source_chat_id, source_message_id, target_chat_id, target_message_id, user_id),
         *(target_chat_id, target_message_id, source_chat_id, source_message_id, user_id),
@@ -70,7 +70,7 @@ class MessageLog:
         `direction` must be "user" or "operator" (else `sqlite3.IntegrityError`, from a CHECK).
         """
         await self._core.execute(
-            _ADD_MESSAGE,
+            ADD_MESSAGE_SQL,
             (
                 user_id,
                 direction,
@@ -99,8 +99,8 @@ class MessageLog:
         different message in the same chat adds only the way back from that message.
         """
         await self._core.execute(
-            _ADD_LINK,
-            _link_parameters(
+            ADD_LINK_SQL,
+            link_parameters(
                 user_id, source_chat_id, source_message_id, target_chat_id, target_message_id
             ),
         )
@@ -136,11 +136,11 @@ class MessageLog:
             file_id,
             payload_json,
         )
-        link = _link_parameters(user_id, chat_id, message_id, target_chat_id, target_message_id)
+        link = link_parameters(user_id, chat_id, message_id, target_chat_id, target_message_id)
 
         def add(conn: sqlite3.Connection) -> None:
-            conn.execute(_ADD_MESSAGE, message)
-            conn.execute(_ADD_LINK, link)
+            conn.execute(ADD_MESSAGE_SQL, message)
+            conn.execute(ADD_LINK_SQL, link)
 
         await self._core.write(add)
 
