@@ -53,6 +53,18 @@ def test_topic_service_messages_queue_with_their_topic() -> None:
     assert queue_key({"update_id": 2, "message": created}) == "chat:-1001:topic:7"
 
 
+def test_topics_of_a_private_chat_share_the_chat_key() -> None:
+    """Bot API 9.3: a user's private chat may have topics; it is still one conversation."""
+    in_topic = message(PRIVATE, message_thread_id=5, is_topic_message=True, text="a")
+    created = message(PRIVATE, message_id=5, forum_topic_created={"name": "x", "icon_color": 1})
+    outside = message(PRIVATE, text="b")
+    keys = {
+        queue_key({"update_id": n, "message": m})
+        for n, m in enumerate((in_topic, created, outside))
+    }
+    assert keys == {"chat:42"}
+
+
 def test_reply_threads_outside_forums_do_not_split_a_chat() -> None:
     plain_group = {"id": -5, "type": "group"}
     reply = message(plain_group, message_thread_id=3, text="re")

@@ -5,7 +5,8 @@ run concurrently. A conversation has two sides, so two kinds of key:
 
 - everything a user does in the private chat (messages, edits, reactions, blocking the bot)
   shares the key of that chat: their messages reach the topic in order, and their first messages
-  cannot race each other into creating two topics;
+  cannot race each other into creating two topics. That holds for topics in private chats too
+  (Bot API 9.3): a user's private topics are all one conversation, with one operator topic;
 - everything that happens in one forum topic shares the key of that topic: the operators'
   answers reach the user in order, and closing a topic is handled after the messages before it.
 """
@@ -49,13 +50,17 @@ def queue_key(update: dict[str, Any]) -> str:
 
 
 def _message_key(message: dict[str, Any]) -> str:
-    key = _chat_key(message.get("chat"))
+    chat = message.get("chat")
+    key = _chat_key(chat)
+    # Only the topics of a forum (always a supergroup) are conversations of their own. In a
+    # private chat with topics (Bot API 9.3) messages carry message_thread_id and
+    # is_topic_message too, but they are all the one user's.
+    if not (isinstance(chat, dict) and chat.get("type") == "supergroup"):
+        return key
     thread_id = message.get("message_thread_id")
-    # Only forum topic messages are split by thread; in other chats (private chats, plain
-    # groups, reply threads) message_thread_id does not name a separate conversation.
     if thread_id is not None and message.get("is_topic_message"):
         return f"{key}:topic:{thread_id}"
-    if (message.get("chat") or {}).get("is_forum") and "forum_topic_created" in message:
+    if "forum_topic_created" in message:
         return f"{key}:topic:{message.get('message_id')}"
     return key
 
