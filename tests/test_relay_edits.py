@@ -138,6 +138,34 @@ async def test_an_edit_whose_copy_was_deleted_is_posted_anew(desk: Desk) -> None
     assert new["text"] == f"{ENGLISH.edited_marker}\nprice: 12"
 
 
+async def test_a_long_edit_whose_copy_was_deleted_arrives_whole_in_two_messages(
+    desk: Desk,
+) -> None:
+    """The marker and a text of nearly 4096 characters do not fit one message: nothing of the
+    customer's words may be cut off, so the new version comes in parts, each replying to the
+    one before."""
+    user = desk.new_user()
+    sent, topic_id, copy = await relayed(desk, user, text="x" * 4090)
+    await desk.fake.delete_message(desk.group, copy)
+    new_text = "Update on my order:\n" + "the parcel came back to the depot. " * 116 + "THE END"
+    assert len(f"{ENGLISH.edited_marker}\n{new_text}") > 4096 >= len(new_text)
+
+    await desk.fake.user_edits(user, sent, text=new_text)
+
+    first, second = (await desk.copies_in_topic(topic_id, 2))[-2:]
+    assert first["text"].startswith(f"{ENGLISH.edited_marker}\n")
+    # Every word, in order; Telegram trims the space at which the text was split.
+    words = f"{first['text']} {second['text']}".split(" ")
+    assert words == f"{ENGLISH.edited_marker}\n{new_text}".split(" ")
+    assert second["text"].endswith("END")
+    assert "…" not in first["text"] + second["text"]
+    assert second["reply_to_message"]["message_id"] == first["message_id"]
+    # Both parts stand for the customer's message: a reply to either threads to it.
+    await desk.fake.operator_sends(desk.operator, desk.group, "got it", reply_to=second)
+    [answer] = await desk.sent_to(user, 1)
+    assert answer["reply_to_message"]["message_id"] == sent["message_id"]
+
+
 async def test_a_reaction_is_mirrored_both_ways_and_removed_when_removed(desk: Desk) -> None:
     user = desk.new_user()
     sent, topic_id, copy = await relayed(desk, user, text="thanks!")

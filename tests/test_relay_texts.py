@@ -1,4 +1,5 @@
-"""The relay's texts and text surgery: titles, the user card, shortening in UTF-16 units."""
+"""The relay's texts and text surgery: titles, the user card, shortening and splitting texts in
+characters (as Telegram counts them) with entities in UTF-16 units."""
 
 from __future__ import annotations
 
@@ -32,9 +33,8 @@ def test_topic_title(fields: dict[str, object], title: str) -> None:
 
 def test_a_long_topic_title_keeps_the_username_and_fits_128_characters() -> None:
     title = texts.topic_title(user(first_name="😀" * 100, last_name="X" * 64, username="u" * 32))
-    assert content.utf16_len(title) <= 128
+    assert len(title) <= 128  # characters, as Telegram counts a topic's name
     assert title.endswith("… @" + "u" * 32)
-    assert "\ud83d" not in title  # no half of a surrogate pair
 
 
 def test_the_user_card_escapes_what_users_write() -> None:
@@ -46,26 +46,75 @@ def test_the_user_card_escapes_what_users_write() -> None:
     assert "Premium: no" in card
 
 
-def test_shorten_cuts_in_utf16_units_and_clips_entities() -> None:
+def test_shorten_cuts_in_characters_and_clips_entities_in_utf16_units() -> None:
     text = "ab😀cd" * 10
     entities = [
         MessageEntity(type="bold", offset=0, length=2),
         MessageEntity(type="italic", offset=4, length=60),
-        MessageEntity(type="custom_emoji", offset=6, length=2, custom_emoji_id="1"),
+        MessageEntity(type="custom_emoji", offset=2, length=2, custom_emoji_id="1"),
+        MessageEntity(type="custom_emoji", offset=8, length=2, custom_emoji_id="2"),
         MessageEntity(type="underline", offset=50, length=4),
     ]
 
     short, clipped = content.shorten(text, entities, 8)
 
-    assert short == "ab😀cda…"
-    assert content.utf16_len(short) == 8
-    # Clipped to the kept text; a custom emoji cannot be cut, so it goes.
+    # Eight characters (Telegram's unit for the limit), the emoji counting as one.
+    assert short == "ab😀cdab…"
+    assert len(short) == 8
+    # Clipped to the kept text, in UTF-16 units ("ab😀cdab" is 8 units).
     assert clipped == [
         MessageEntity(type="bold", offset=0, length=2),
-        MessageEntity(type="italic", offset=4, length=3),
+        MessageEntity(type="italic", offset=4, length=4),
+        MessageEntity(type="custom_emoji", offset=2, length=2, custom_emoji_id="1"),
     ]
-    # Never half of a surrogate pair.
-    assert content.shorten(text, None, 4) == ("ab…", None)
+
+
+def test_a_custom_emoji_cut_in_two_is_dropped() -> None:
+    # Emoji 1 fits; the custom emoji over the second one is cut in half and goes.
+    entities = [MessageEntity(type="custom_emoji", offset=4, length=2, custom_emoji_id="1")]
+    assert content.shorten("abcd😀xyz", entities, 5) == ("abcd…", None)
+
+
+def test_a_caption_of_1024_characters_fits_whatever_its_emoji() -> None:
+    caption = "😀" * 24 + "a" * 1000  # 1,048 UTF-16 units, 1,024 characters
+    photo = {"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}
+    message = Message.model_validate(
+        {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "photo": [photo]}
+    )
+    assert not content.caption_too_long(message.model_copy(update={"caption": caption}))
+    assert content.caption_too_long(message.model_copy(update={"caption": caption + "b"}))
+
+
+def test_split_keeps_every_character_and_breaks_at_lines_then_spaces() -> None:
+    text = "a first line of text\n" + "word " * 9 + "end"
+    parts = content.split(text, None, 30)
+    assert "".join(part for part, _ in parts) == text
+    assert all(len(part) <= 30 for part, _ in parts)
+    assert parts[0][0] == "a first line of text\n"  # the line break is the best place that fits
+    assert parts[1][0] == "word word word word word word "  # then the last space that fits
+
+
+def test_split_moves_entities_into_their_parts() -> None:
+    heart = "\u2764\ufe0f"  # one emoji, two characters
+    text = "a" * 10 + heart + "b" * 5
+    entities = [
+        MessageEntity(type="bold", offset=8, length=5),  # across the cut
+        MessageEntity(type="custom_emoji", offset=10, length=2, custom_emoji_id="1"),
+    ]
+    first, second = content.split(text, entities, 11)
+    # 11 characters would end between the emoji's two: never inside a custom emoji.
+    assert first == ("a" * 10, [MessageEntity(type="bold", offset=8, length=2)])
+    assert second == (
+        heart + "b" * 5,
+        [
+            MessageEntity(type="bold", offset=0, length=3),
+            MessageEntity(type="custom_emoji", offset=0, length=2, custom_emoji_id="1"),
+        ],
+    )
+
+
+def test_split_leaves_what_fits_alone() -> None:
+    assert content.split("short", None, 5) == [("short", None)]
 
 
 def test_shorten_leaves_what_fits_alone() -> None:

@@ -212,6 +212,21 @@ async def test_a_premium_users_long_caption_arrives_whole(desk: Desk) -> None:
     ]
 
 
+async def test_a_caption_of_1024_characters_with_emoji_arrives_as_it_is(desk: Desk) -> None:
+    """Telegram measures a caption in characters: 1,024 of them fit a bot's caption, emoji
+    included (as UTF-16 units, which entity offsets use, these are 1,048)."""
+    user = desk.new_user()
+    caption = "📦" * 24 + "a" * 1000
+    assert len(caption) == 1024
+
+    await desk.fake.user_sends(user, content=desk.fake.content.photo(caption))
+
+    topic_id = await desk.first_message_topic(user)
+    await desk.settle()
+    [media] = desk.topic_messages(topic_id)[1:]
+    assert media["caption"] == caption
+
+
 async def test_an_album_is_copied_as_an_album_with_one_copy_messages_call(desk: Desk) -> None:
     user = desk.new_user()
     await desk.fake.user_sends(user, "here are the photos")

@@ -1,5 +1,12 @@
 """What a message contains, in the terms the relay needs: is it content or a service message,
-does its caption fit, which file does it carry; and text surgery in Telegram's UTF-16 units."""
+does its caption fit, which file does it carry; and text surgery (cutting, splitting) that keeps
+the entities right.
+
+Two units meet here. Telegram measures a text or caption against its limit in characters
+(Unicode code points), on the text after entity parsing (TDLib, td/telegram/MessageContent.cpp:
+`utf8_length(text) > message_text_length_max` / `message_caption_length_max`, which counts code
+points); entity offsets and lengths are in UTF-16 code units (Bot API, MessageEntity).
+"""
 
 from __future__ import annotations
 
@@ -63,7 +70,7 @@ CAPTIONED_CONTENT_TYPES = frozenset(
 )
 
 # Bots may send at most 1024 characters of caption and 4096 of text; Premium users may send
-# captions up to 4096, so copying their media can fail. Telegram counts UTF-16 code units.
+# captions up to 4096, so copying their media can fail. Characters, not UTF-16 units: see above.
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
 ELLIPSIS = "…"
@@ -91,45 +98,85 @@ def is_command(message: Message) -> bool:
 
 
 def utf16_len(text: str) -> int:
+    """The length of `text` in UTF-16 code units: the unit of entity offsets and lengths."""
     return len(text.encode("utf-16-le")) // 2
 
 
-def _utf16_prefix(text: str, units: int) -> str:
-    """The longest prefix of `text` of at most `units` UTF-16 code units (never half a pair)."""
-    count = 0
-    for index, char in enumerate(text):
-        count += 2 if ord(char) > 0xFFFF else 1
-        if count > units:
-            return text[:index]
-    return text
-
-
 def caption_too_long(message: Message) -> bool:
-    return message.caption is not None and utf16_len(message.caption) > CAPTION_LIMIT
+    return message.caption is not None and len(message.caption) > CAPTION_LIMIT
+
+
+def _clip(
+    text: str, entities: list[MessageEntity] | None, start: int, end: int
+) -> list[MessageEntity] | None:
+    """The entities of `text[start:end]` (character positions), clipped to it and moved to its
+    start. A custom emoji cut in two is dropped: it must cover its whole emoji."""
+    if not entities:
+        return None
+    first, last = utf16_len(text[:start]), utf16_len(text[:end])
+    clipped: list[MessageEntity] = []
+    for entity in entities:
+        begin, finish = max(entity.offset, first), min(entity.offset + entity.length, last)
+        if begin >= finish:
+            continue
+        if finish - begin < entity.length and entity.type == MessageEntityType.CUSTOM_EMOJI:
+            continue
+        clipped.append(
+            entity.model_copy(update={"offset": begin - first, "length": finish - begin})
+        )
+    return clipped or None
 
 
 def shorten(
     text: str, entities: list[MessageEntity] | None, limit: int
 ) -> tuple[str, list[MessageEntity] | None]:
-    """`text` cut to at most `limit` UTF-16 units, ending in "…", with its entities clipped."""
-    if utf16_len(text) <= limit:
+    """`text` cut to at most `limit` characters, ending in "…", with its entities clipped."""
+    if len(text) <= limit:
         return text, entities
-    kept = _utf16_prefix(text, limit - utf16_len(ELLIPSIS)).rstrip()
-    end = utf16_len(kept)
-    clipped: list[MessageEntity] = []
-    for entity in entities or ():
-        if entity.offset >= end:
-            continue
-        length = min(entity.length, end - entity.offset)
-        if length < entity.length and entity.type == MessageEntityType.CUSTOM_EMOJI:
-            continue  # a custom emoji must cover its whole emoji
-        clipped.append(entity.model_copy(update={"length": length}))
-    return kept + ELLIPSIS, clipped or None
+    kept = text[: limit - len(ELLIPSIS)].rstrip()
+    return kept + ELLIPSIS, _clip(text, entities, 0, len(kept))
 
 
 def shorten_plain(text: str, limit: int) -> str:
-    """A plain text (no entities) cut to at most `limit` UTF-16 units, ending in "…"."""
+    """A plain text (no entities) cut to at most `limit` characters, ending in "…"."""
     return shorten(text, None, limit)[0]
+
+
+def split(
+    text: str, entities: list[MessageEntity] | None, limit: int
+) -> list[tuple[str, list[MessageEntity] | None]]:
+    """`text` in parts of at most `limit` characters each, nothing left out, each part with its
+    entities. A part ends at the last line break that fits, else at the last space, else where
+    the limit falls (never inside a custom emoji)."""
+    parts: list[tuple[str, list[MessageEntity] | None]] = []
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        window = text[start:end]
+        for separator in ("\n", " "):
+            cut = window.rfind(separator)
+            if cut > limit // 2:  # not a part of a few words for want of a better place
+                end = start + cut + 1
+                break
+        end = _outside_custom_emoji(text, entities, start, end)
+        parts.append((text[start:end], _clip(text, entities, start, end)))
+        start = end
+    parts.append((text[start:], _clip(text, entities, start, len(text))))
+    return parts
+
+
+def _outside_custom_emoji(
+    text: str, entities: list[MessageEntity] | None, start: int, end: int
+) -> int:
+    """`end`, moved back to the start of a custom emoji that it would cut in two."""
+    at = utf16_len(text[:end])
+    for entity in entities or ():
+        if entity.type == MessageEntityType.CUSTOM_EMOJI and entity.offset < at < (
+            entity.offset + entity.length
+        ):
+            while end > start + 1 and utf16_len(text[:end]) > entity.offset:
+                end -= 1
+    return end
 
 
 def prefixed(

@@ -307,20 +307,28 @@ class Copier:
         *,
         reply_to: int,
     ) -> int:
-        """A text standing for (part of) `source`, linked back to it."""
-        text, entities = content.shorten(text, entities, content.TEXT_LIMIT)
-        sent = await self.send(
-            route,
-            SendMessage(
-                chat_id=route.chat_id,
-                text=text,
-                entities=entities,
-                parse_mode=None,
-                reply_parameters=reply(reply_to),
-            ),
-        )
-        await self.link_part(route, source, sent.message_id)
-        return sent.message_id
+        """A text standing for (part of) `source`, linked back to it; returns its id.
+
+        A text longer than a message may be goes as several messages, each replying to the one
+        before, so that nothing of it is lost (a full caption after an "✏️ Edited:" marker).
+        """
+        first: int | None = None
+        for part, part_entities in content.split(text, entities, content.TEXT_LIMIT):
+            sent = await self.send(
+                route,
+                SendMessage(
+                    chat_id=route.chat_id,
+                    text=part,
+                    entities=part_entities,
+                    parse_mode=None,
+                    reply_parameters=reply(reply_to),
+                ),
+            )
+            await self.link_part(route, source, sent.message_id)
+            first = sent.message_id if first is None else first
+            reply_to = sent.message_id
+        assert first is not None  # split always gives at least one part
+        return first
 
     async def link_part(self, route: Route, source: Message, target_message_id: int) -> None:
         """Record that `target_message_id` in the route's chat stands for (part of) `source`.
