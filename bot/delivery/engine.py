@@ -48,6 +48,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 INBOX_RETENTION = 48 * 3600.0  # seconds a handled update is remembered
 PRUNE_INTERVAL = 3600.0
+# Seconds from `resume` until the intake's first batch can be expected: deleteWebhook (or
+# setWebhook) queued behind the resumed updates' calls at the global rate, a getUpdates round
+# trip or Telegram's first webhook call, one 5xx retried by flood control, the inbox commit.
+# A default `album_window` (1 s) is less than that on a slow link; see `resume`.
+INTAKE_START_ALLOWANCE = 4.0
 
 ParkedCallback = Callable[[InboxItem, str], Awaitable[None]]
 
@@ -90,7 +95,8 @@ class DeliveryEngine:
         self._metrics = metrics if metrics is not None else Metrics()
         self._queues: dict[str, deque[InboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._arrived: dict[int, float] = {}  # update id -> monotonic time it was taken in
+        # Update id -> monotonic time it counts as taken in (for resumed ones, see `resume`).
+        self._arrived: dict[int, float] = {}
         # Handled (None) or given up on (the reason), but not yet recorded in the inbox because
         # the inbox failed: the next try only records it, it does not handle the update again.
         self._unrecorded: dict[int, str | None] = {}
@@ -104,10 +110,20 @@ class DeliveryEngine:
     # --- intake -----------------------------------------------------------------------------
 
     async def resume(self) -> int:
-        """Queue what a previous run left in the inbox; call before taking new updates."""
+        """Queue what a previous run left in the inbox; call before taking new updates.
+
+        An album the previous run was still holding for its late items may have them waiting
+        in Telegram, for the intake's first batch. So the resumed updates count as taken in
+        when that batch can be expected (`INTAKE_START_ALLOWANCE` from now), and an album at
+        the end of a queue waits `album_window` after that, like one that has just arrived;
+        the late items then join it. Nothing else waits: an update that is not an album
+        item, or an album followed by anything in its queue, goes at once.
+        """
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._prune_forever(), name="inbox-prune")
         pending = await self._db.inbox.pending()
+        taken_in = time.monotonic() + INTAKE_START_ALLOWANCE
+        self._arrived.update((item.update_id, taken_in) for item in pending)
         self._enqueue(pending)
         if pending:
             logger.info("Resuming %d update(s) left in the inbox", len(pending))
@@ -209,7 +225,7 @@ class DeliveryEngine:
         in one batch. They are handed to the handler together (as `album`) so the relay can copy
         them with one `copyMessages` call and the album stays an album. When the album is at the
         end of the queue and its last item arrived less than `album_window` ago, more may come:
-        the answer is then how long to wait.
+        the answer is then how long to wait before looking again.
         """
         head = queue[0]
         group = _media_group_id(head)
@@ -224,7 +240,10 @@ class DeliveryEngine:
         if arrived is not None:
             wait = arrived + self.album_window - time.monotonic()
             if wait > 0:
-                return wait
+                # Look again within one window: the late items of a resumed album (see
+                # `resume`) usually come long before its allowance is up, and then only their
+                # own window is left to wait.
+                return min(wait, self.album_window)
         return batch
 
     async def _handle(self, batch: list[InboxItem]) -> float | None:
