@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates, Response, SendMessage, TelegramMethod
+from aiogram.methods import EditMessageText, GetUpdates, Response, SendMessage, TelegramMethod
 
-from bot.delivery.flood import FloodControl, TokenBucket
+from bot.delivery import flood as flood_module
+from bot.delivery.flood import FloodControl, TokenBucket, in_background
 from bot.delivery.ordering import queue_key
 
 GROUP = {"id": -1001, "type": "supergroup", "is_forum": True}
@@ -183,3 +184,67 @@ async def test_raw_long_polling_bypasses_flood_control_too(bot: Bot) -> None:
     with pytest.raises(TelegramServerError):
         await flood(recorder, bot, GetRawUpdates(timeout=1))
     assert len(recorder.calls) == 1
+
+
+# --- the background lane (the desk's own calls) -----------------------------------------------
+
+
+class Slow(Recorder):
+    """Each call takes `delay` seconds and is recorded with the text it sent."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__({})
+        self.delay = delay
+        self.order: list[str] = []
+
+    async def __call__(self, bot: Bot, method: TelegramMethod[Any]) -> Response[Any]:
+        self.order.append(str(getattr(method, "text", type(method).__name__)))
+        await asyncio.sleep(self.delay)
+        return Response[Any](ok=True, result=True)
+
+
+def named(chat_id: int, text: str) -> SendMessage:
+    return SendMessage(chat_id=chat_id, text=text)
+
+
+async def in_background_call(flood: FloodControl, session: Recorder, bot: Bot, method) -> None:
+    with in_background():
+        await flood(session, bot, method)
+
+
+async def test_a_background_call_gives_way_to_every_waiting_message(bot: Bot) -> None:
+    slow = Slow(0.05)
+    flood = FloodControl(global_rate=1000)
+    first = asyncio.create_task(flood(slow, bot, named(1, "customer 1")))
+    await asyncio.sleep(0.01)  # customer 1 is on the wire
+    icon = asyncio.create_task(in_background_call(flood, slow, bot, named(1, "icon")))
+    await asyncio.sleep(0.01)
+    later = [asyncio.create_task(flood(slow, bot, named(1, f"customer {n}"))) for n in (2, 3)]
+    other_chat = asyncio.create_task(in_background_call(flood, slow, bot, named(2, "board")))
+
+    await asyncio.gather(first, icon, *later, other_chat)
+
+    in_chat_1 = [text for text in slow.order if text != "board"]
+    assert in_chat_1 == ["customer 1", "customer 2", "customer 3", "icon"]
+    assert slow.order.index("board") < slow.order.index("customer 2")  # another chat: no wait
+
+
+async def test_a_background_post_waits_for_a_chat_to_cool_down_after_a_429(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flood_module, "QUIET_AFTER_429", 0.5)
+    recorder = Recorder({1: [retry_after(0, 1)]})
+    flood = FloodControl(global_rate=1000)
+    await flood(recorder, bot, send(1))  # a 429, then sent
+    after_429 = time.monotonic()
+
+    # An edit posts nothing: it goes as soon as nothing else waits. A post waits out the calm.
+    await in_background_call(
+        flood, recorder, bot, EditMessageText(chat_id=1, message_id=5, text="board")
+    )
+    edited = time.monotonic()
+    await in_background_call(flood, recorder, bot, send(1))
+    posted = time.monotonic()
+
+    assert edited - after_429 < 0.3
+    assert posted - after_429 >= 0.5

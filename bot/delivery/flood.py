@@ -11,6 +11,12 @@ middleware does not guess them: it learns each chat's pace from the 429 answers 
 - 5xx answers and network errors are retried a bounded number of times with exponential
   backoff and full jitter; what still fails is raised to the delivery engine, which retries the
   whole update later and finally parks it.
+- The desk's own calls (the board, topic icons, reminders) are made `in_background()`: they
+  use what customers' and operators' messages leave of a chat's limits. A background call to
+  a chat waits while any other call to it is waiting or under way, and while a `retry_after`
+  holds it; one that posts a message there (an icon change posts a service message) also
+  waits until the chat has been free of 429s for a while, so that it does not spend the room
+  the next customer's message needs.
 
 https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
 """
@@ -21,7 +27,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +43,29 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 logger = logging.getLogger(__name__)
+
+# Seconds a chat must be free of 429s before a background call posts a message there.
+QUIET_AFTER_429 = 60.0
+# How often a waiting background call looks again.
+BACKGROUND_POLL = 0.2
+# Methods that post a message (or a service message) into their chat, so count against its
+# rate limit. Edits, reactions, deletions and reads do not.
+_POSTING_PREFIXES = ("send", "copy", "forward")
+_POSTING_METHODS = frozenset(
+    {"createForumTopic", "editForumTopic", "closeForumTopic", "reopenForumTopic", "pinChatMessage"}
+)
+
+_background: ContextVar[bool] = ContextVar("flood_background", default=False)
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """Bot API calls made inside the block give way to every other call (see above)."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
 
 
 @dataclass
@@ -50,6 +81,7 @@ class _ChatGate:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     blocked_until: float = 0.0
     users: int = 0  # tasks holding or waiting for the lock; the gate is dropped at zero
+    foreground: int = 0  # of them, the calls that are not in the background
 
 
 class TokenBucket:
@@ -96,6 +128,8 @@ class FloodControl(BaseRequestMiddleware):
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self.stats = FloodStats()
+        # When each chat last answered 429 (monotonic), for the background's cool-down.
+        self._last_429: dict[int | str, float] = {}
 
     async def __call__(
         self,
@@ -110,15 +144,32 @@ class FloodControl(BaseRequestMiddleware):
         chat_id = _target_chat(method)
         if chat_id is None:
             return await self._call_with_retries(make_request, bot, method, None)
+        background = _background.get()
+        if background:
+            await self._give_way(chat_id, posts=_posts(method))
         gate = self._gates.setdefault(chat_id, _ChatGate())
         gate.users += 1
+        gate.foreground += not background
         try:
             async with gate.lock:
                 return await self._call_with_retries(make_request, bot, method, gate)
         finally:
             gate.users -= 1
+            gate.foreground -= not background
             if gate.users == 0 and gate.blocked_until <= time.monotonic():
                 self._gates.pop(chat_id, None)
+
+    async def _give_way(self, chat_id: int | str, *, posts: bool) -> None:
+        """Wait until a background call to the chat takes nothing from the others (see above)."""
+        while True:
+            now = time.monotonic()
+            gate = self._gates.get(chat_id)
+            busy = gate is not None and (gate.foreground > 0 or gate.blocked_until > now)
+            last_429 = self._last_429.get(chat_id)
+            cooling = posts and last_429 is not None and now - last_429 < QUIET_AFTER_429
+            if not busy and not cooling:
+                return
+            await asyncio.sleep(BACKGROUND_POLL)
 
     async def _call_with_retries(
         self,
@@ -154,6 +205,7 @@ class FloodControl(BaseRequestMiddleware):
                     continue
                 # A small margin: Telegram counts the penalty from its own clock.
                 gate.blocked_until = time.monotonic() + error.retry_after + 0.05
+                self._note_429(chat)
                 if waits > self._max_retry_after_waits:
                     raise
             except (TelegramServerError, TelegramNetworkError) as error:
@@ -173,6 +225,22 @@ class FloodControl(BaseRequestMiddleware):
                     delay,
                 )
                 await asyncio.sleep(delay)
+
+    def _note_429(self, chat_id: int | str | None) -> None:
+        if chat_id is None:
+            return
+        now = time.monotonic()
+        self._last_429[chat_id] = now
+        # Forget chats whose cool-down is long over (private chats come and go).
+        if len(self._last_429) > 1000:
+            self._last_429 = {
+                chat: at for chat, at in self._last_429.items() if now - at < QUIET_AFTER_429
+            }
+
+
+def _posts(method: TelegramMethod[Any]) -> bool:
+    name = method.__api_method__
+    return name in _POSTING_METHODS or name.startswith(_POSTING_PREFIXES)
 
 
 def _target_chat(method: TelegramMethod[Any]) -> int | str | None:
