@@ -9,8 +9,8 @@ handling of each update, and the relay `bind`s the user and topic once it knows 
 runs inside (aiogram, flood control, storage) logs with them too.
 
 Every line, in both formats, passes through `_redact`: the bot token (and the webhook secret)
-never reach the log, whatever a library puts in an error message. This module must not import
-aiogram (see `bot.cli`).
+never reach the log, whatever a library puts in an error message. Python's warnings are log
+lines too (see `log_warning`). This module must not import aiogram (see `bot.cli`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +32,9 @@ update_id_var: ContextVar[int | None] = ContextVar("update_id", default=None)
 user_id_var: ContextVar[int | None] = ContextVar("user_id", default=None)
 topic_id_var: ContextVar[int | None] = ContextVar("topic_id", default=None)
 _CONTEXT = (("update_id", update_id_var), ("user_id", user_id_var), ("topic_id", topic_id_var))
+
+# The name `logging.captureWarnings` uses, so the lines read as they would with it.
+warnings_logger = logging.getLogger("py.warnings")
 
 
 @contextmanager
@@ -122,8 +126,36 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Installed here, with the handler: in the bot's process, never at import (the tests'
+    # process keeps its own warning capture).
+    warnings.showwarning = log_warning
     # aiogram logs "Update id=... is handled" for every update at INFO; the relay's own line
     # says more, and at a few hundred messages a second the second line costs (bench/).
     logging.getLogger("aiogram.event").setLevel(
         level if level <= logging.DEBUG else max(level, logging.WARNING)
     )
+
+
+def log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """`warnings.showwarning` for the bot: a warning is a log line like any other.
+
+    Python would print it to stderr as it is: several lines, not JSON under `LOG_FORMAT=json`,
+    not redacted, and with whatever the library put in it (aiogram quotes a whole update, a
+    customer's words included, after its first line). So the category and the first line go
+    out at WARNING, through the handler and its formatter; the rest only at DEBUG. `file`
+    and `line` are not used: the log is where every warning goes, and the source line adds
+    nothing to the file and line number.
+    """
+    first, _, rest = str(message).partition("\n")
+    warnings_logger.warning("%s: %s (%s:%d)", category.__name__, first, filename, lineno)
+    if rest:
+        warnings_logger.debug(
+            "%s (%s:%d), continued: %s", category.__name__, filename, lineno, rest
+        )

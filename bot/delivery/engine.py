@@ -26,9 +26,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiogram
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import Message, Update
+from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
 from bot import logs
@@ -261,6 +263,19 @@ class DeliveryEngine:
             logger.debug("Update %d does not decode", head.update_id, exc_info=True)
             await self._record(batch, f"cannot decode the update: {describe_error(error)}")
             return None
+        unknown = _unknown_type(updates[0])
+        if unknown is not None:
+            # The Dispatcher would only warn, quoting the whole update (a customer's words) in
+            # a multi-line RuntimeWarning, and skip it. No retry can help: it is done.
+            logger.warning(
+                "Update %d is of a type this bot does not know (%s) and is skipped; upgrade "
+                "the bot (aiogram %s) to handle it",
+                head.update_id,
+                unknown,
+                aiogram.__version__,
+            )
+            await self._record(batch, None)
+            return None
         album = [u.message for u in updates if u.message is not None] if len(batch) > 1 else None
         try:
             await self._feed(updates[0], album)
@@ -403,6 +418,19 @@ def _media_group_id(item: InboxItem) -> str | None:
     if isinstance(message, dict):
         group = message.get("media_group_id")
         return str(group) if group is not None else None
+    return None
+
+
+def _unknown_type(update: Update) -> str | None:
+    """The type of an update newer than the installed aiogram (its top-level key), else None.
+
+    aiogram keeps the fields it does not know as extras, so the type's name is there; the
+    update's content is not looked at.
+    """
+    try:
+        _ = update.event_type
+    except UpdateTypeLookupError:
+        return ", ".join(sorted(update.model_extra or {})) or "no type at all"
     return None
 
 
