@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from storage.core import NOW, Core
-from storage.models import Conversation
+import sqlite3
+from datetime import datetime
+
+from storage.core import NOW, Core, timestamp
+from storage.models import Conversation, DeskState, OperatorProfile
+from storage.people import SAVE_OPERATOR
 
 
 class Conversations:
@@ -36,20 +40,22 @@ class Conversations:
             ON CONFLICT (user_id) DO UPDATE SET
                 topic_id = excluded.topic_id,
                 active = excluded.active,
+                -- A new topic has no icon yet.
+                icon = CASE WHEN topic_id = excluded.topic_id THEN icon END,
                 updated_at = {NOW}
             """,
             (user_id, topic_id, int(active)),
         )
 
     async def deactivate(self, user_id: int) -> None:
-        """Mark the user's conversation inactive (the topic was closed or deleted).
-
-        Does nothing when there is none.
+        """Mark the user's conversation inactive (the topic was closed or deleted): closed on the
+        desk, nobody waiting, nothing due. Does nothing when there is none.
         """
         await self._core.execute(
             f"""
             UPDATE conversations
-            SET active = 0, updated_at = {NOW}
+            SET active = 0, waiting_since = NULL, remind_at = NULL, close_at = NULL,
+                updated_at = {NOW}
             WHERE user_id = ? AND active = 1
             """,
             (user_id,),
@@ -96,3 +102,91 @@ class Conversations:
             (topic_id,),
         )
         return None if row is None else Conversation.from_row(row)
+
+    # --- the desk: each conversation's state (see storage.migrations, version 4) --------------
+
+    async def customer_wrote(
+        self, user_id: int, *, at: datetime, remind_at: datetime | None
+    ) -> None:
+        """A new customer message: the conversation waits, since `at` if it was not waiting.
+
+        A wait already running keeps its start and its reminder (one per wait); a close that
+        was due is off (a waiting conversation is never closed by itself).
+        """
+        await self._core.execute(
+            """
+            UPDATE conversations
+            SET waiting_since = coalesce(waiting_since, ?),
+                remind_at = CASE WHEN waiting_since IS NULL THEN ? ELSE remind_at END,
+                close_at = NULL
+            WHERE user_id = ? AND active = 1
+            """,
+            (timestamp(at), _optional(remind_at), user_id),
+        )
+
+    async def operator_answered(
+        self,
+        user_id: int,
+        operator: OperatorProfile | None,
+        *,
+        at: datetime,
+        close_at: datetime | None,
+    ) -> None:
+        """An operator answered: the wait is over; the first to answer becomes the assignee.
+
+        The operator's profile is kept too (names for the board, @username for /assign).
+        Without an operator (an anonymous administrator) nobody becomes the assignee.
+        """
+        operator_id = None if operator is None else operator.user_id
+        answered = (timestamp(at), _optional(close_at), operator_id, user_id)
+
+        def answer(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                """
+                UPDATE conversations
+                SET waiting_since = NULL, remind_at = NULL,
+                    answered_at = ?, close_at = ?,
+                    assignee_id = coalesce(assignee_id, ?)
+                WHERE user_id = ? AND active = 1
+                """,
+                answered,
+            )
+            if operator is not None:
+                conn.execute(SAVE_OPERATOR, operator.row())
+
+        await self._core.write(answer)
+
+    async def reopened(self, user_id: int, topic_id: int, *, close_at: datetime | None) -> None:
+        """An operator reopened the topic: active again, answered, quiet from now on."""
+        await self._core.execute(
+            f"""
+            UPDATE conversations
+            SET active = 1, topic_id = ?, waiting_since = NULL, remind_at = NULL, close_at = ?,
+                updated_at = {NOW}
+            WHERE user_id = ?
+            """,
+            (topic_id, _optional(close_at), user_id),
+        )
+
+    async def assign(self, user_id: int, operator_id: int | None) -> None:
+        """Hand the conversation to an operator (None: to nobody)."""
+        await self._core.execute(
+            "UPDATE conversations SET assignee_id = ? WHERE user_id = ?", (operator_id, user_id)
+        )
+
+    async def desk_state(self, user_id: int) -> DeskState | None:
+        """The conversation's state on the desk, with its assignee; None without one."""
+        row = await self._core.fetch_one(
+            f"""
+            SELECT {DeskState.COLUMNS}
+            FROM conversations AS c
+            LEFT JOIN operators AS o ON o.user_id = c.assignee_id
+            WHERE c.user_id = ?
+            """,
+            (user_id,),
+        )
+        return None if row is None else DeskState.from_row(row)
+
+
+def _optional(moment: datetime | None) -> str | None:
+    return None if moment is None else timestamp(moment)

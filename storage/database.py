@@ -13,6 +13,7 @@ The parts share the core's one connection, so `async with db.transaction():` spa
 | `db.log` | `storage.message_log` | every relayed message, and links to its copies |
 | `db.inbox` | `storage.inbox` | raw Telegram updates until they are handled |
 | `db.reports` | `storage.reports` | the counts behind /stats and /info |
+| `db.desk` | `storage.desk` | the queue, what falls due, topic icons, the board |
 
 The contract of the storage layer (the storage API specification) is kept as methods of
 `Database` itself, with its names, parameters and semantics; they delegate to the parts.
@@ -24,6 +25,7 @@ import os
 
 from storage.conversations import Conversations
 from storage.core import Core
+from storage.desk import Desk
 from storage.inbox import Inbox
 from storage.message_log import MessageLog
 from storage.models import Conversation
@@ -49,6 +51,7 @@ class Database(Core):
         self.log = MessageLog(self)
         self.inbox = Inbox(self)
         self.reports = Reports(self)
+        self.desk = Desk(self)
 
     # --- users ---------------------------------------------------------------------------------
 

@@ -130,10 +130,83 @@ CREATE INDEX conversations_created_at ON conversations (created_at);
 CREATE INDEX message_links_user_id ON message_links (user_id);
 """
 
+_V4_CONVERSATION_STATES = """
+-- Each conversation's state on the desk, kept as it changes (bot/relay/states.py):
+--   waiting   active, and waiting_since is set: the customer wrote and no operator has
+--             answered since; waiting_since is when the first unanswered message was written;
+--   answered  active, and waiting_since is NULL;
+--   closed    not active.
+-- answered_at: an operator's last answer. assignee_id: the operator handling it (operators).
+-- remind_at: when the current wait is due for its one reminder (NULL: none due).
+-- close_at: when the answered, quiet conversation is due to close by itself (NULL: not due).
+-- icon: the state the topic's icon shows (TOPIC_ICONS); NULL: the bot never set one.
+ALTER TABLE conversations ADD COLUMN waiting_since TEXT;
+ALTER TABLE conversations ADD COLUMN answered_at TEXT;
+ALTER TABLE conversations ADD COLUMN assignee_id INTEGER;
+ALTER TABLE conversations ADD COLUMN remind_at TEXT;
+ALTER TABLE conversations ADD COLUMN close_at TEXT;
+ALTER TABLE conversations ADD COLUMN icon TEXT;
+
+-- The queue (the board, /queue, /mine): who waits, longest first. Partial indexes hold only the
+-- few rows they are about, whatever the number of conversations.
+CREATE INDEX conversations_waiting
+    ON conversations (waiting_since) WHERE active = 1 AND waiting_since IS NOT NULL;
+CREATE INDEX conversations_answered
+    ON conversations (user_id) WHERE active = 1 AND waiting_since IS NULL;
+-- The scheduler: what falls due, soonest first.
+CREATE INDEX conversations_remind_at ON conversations (remind_at) WHERE remind_at IS NOT NULL;
+CREATE INDEX conversations_close_at ON conversations (close_at) WHERE close_at IS NOT NULL;
+-- Topic icons that do not show their conversation's state (open ones, and those the bot set).
+CREATE INDEX conversations_icon_stale ON conversations (user_id)
+    WHERE (active = 1 OR icon IS NOT NULL)
+      AND icon IS NOT (CASE WHEN active = 0 THEN 'closed'
+                            WHEN waiting_since IS NOT NULL THEN 'waiting'
+                            ELSE 'answered' END);
+
+-- Operators as last seen writing in the group: names for the board, @username for /assign.
+CREATE TABLE operators (
+    user_id     INTEGER PRIMARY KEY,
+    username    TEXT,
+    first_name  TEXT,
+    last_name   TEXT,
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX operators_username ON operators (lower(username));
+
+-- The board: the one message in General the bot keeps up to date, and what it shows.
+CREATE TABLE board (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    message_id  INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- Open conversations of an upgraded database get their state from the log: waiting since the
+-- first customer message after the last operator message, if any (banned users never wait).
+UPDATE conversations
+SET waiting_since = (
+        SELECT min(m.created_at)
+        FROM messages AS m
+        WHERE m.user_id = conversations.user_id
+          AND m.direction = 'user'
+          AND m.id > coalesce(
+              (SELECT max(o.id) FROM messages AS o
+               WHERE o.user_id = conversations.user_id AND o.direction = 'operator'),
+              0
+          )
+    ),
+    answered_at = (
+        SELECT max(o.created_at) FROM messages AS o
+        WHERE o.user_id = conversations.user_id AND o.direction = 'operator'
+    )
+WHERE active = 1 AND user_id NOT IN (SELECT user_id FROM bans);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_BASE_SCHEMA,  # 1: users, conversations, messages, message_links
     _V2_INBOX,  # 2: the inbox of Telegram updates
     _V3_DESK,  # 3: bans, users' languages, offline notices, indexes for /stats and /export
+    _V4_CONVERSATION_STATES,  # 4: states, assignment, timers, icons, operators, the board
 )
 
 LATEST_VERSION = len(MIGRATIONS)

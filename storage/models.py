@@ -54,6 +54,106 @@ class UserProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorProfile:
+    """An operator as last seen writing in the operator group."""
+
+    user_id: int
+    username: str | None
+    first_name: str | None
+    last_name: str | None = None
+
+    COLUMNS: ClassVar[str] = "operators.user_id, username, first_name, last_name"
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> OperatorProfile:
+        return cls(user_id=row[0], username=row[1], first_name=row[2], last_name=row[3])
+
+    def row(self) -> tuple[int, str | None, str | None, str | None]:
+        """The values of `COLUMNS`, to store (`username` without its `@`)."""
+        username = (self.username or "").removeprefix("@") or None
+        return (self.user_id, username, self.first_name, self.last_name)
+
+
+@dataclass(frozen=True, slots=True)
+class DeskState:
+    """A conversation's state on the desk (see storage.migrations, version 4).
+
+    Timestamps are ISO-8601 UTC text with milliseconds, like every timestamp column.
+    """
+
+    user_id: int
+    topic_id: int
+    active: bool
+    waiting_since: str | None  # the first unanswered customer message; None: not waiting
+    answered_at: str | None  # an operator's last answer
+    remind_at: str | None  # the current wait's reminder falls due; None: none due
+    close_at: str | None  # the quiet conversation closes by itself; None: not due
+    assignee: OperatorProfile | None
+
+    COLUMNS: ClassVar[str] = (
+        "c.user_id, c.topic_id, c.active, c.waiting_since, c.answered_at, c.remind_at, "
+        "c.close_at, o.user_id, o.username, o.first_name, o.last_name"
+    )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> DeskState:
+        return cls(
+            user_id=row[0],
+            topic_id=row[1],
+            active=bool(row[2]),
+            waiting_since=row[3],
+            answered_at=row[4],
+            remind_at=row[5],
+            close_at=row[6],
+            assignee=None if row[7] is None else OperatorProfile.from_row(row[7:11]),
+        )
+
+    @property
+    def state(self) -> str:
+        """ "waiting", "answered" or "closed"."""
+        if not self.active:
+            return "closed"
+        return "waiting" if self.waiting_since is not None else "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A waiting conversation as the queue shows it: who, since when, whose."""
+
+    user_id: int
+    topic_id: int
+    waiting_since: str
+    customer: UserProfile | None
+    assignee: OperatorProfile | None
+
+    COLUMNS: ClassVar[str] = (
+        "c.user_id, c.topic_id, c.waiting_since, "
+        "u.user_id, u.username, u.first_name, u.last_name, u.language_code, "
+        "o.user_id, o.username, o.first_name, o.last_name"
+    )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> QueueEntry:
+        return cls(
+            user_id=row[0],
+            topic_id=row[1],
+            waiting_since=row[2],
+            customer=None if row[3] is None else UserProfile.from_row(row[3:8]),
+            assignee=None if row[8] is None else OperatorProfile.from_row(row[8:12]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """The desk at a glance: the longest waits first (at most the number asked for), and how
+    many conversations wait and how many are answered."""
+
+    waiting: list[QueueEntry]
+    waiting_count: int
+    answered_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedMessage:
     """A relayed message as recorded in the log (and updated after edits)."""
 
@@ -136,12 +236,17 @@ class InboxItem:
     queue_key: str
     payload: str  # the raw update JSON
     attempts: int
+    # Why the last attempt failed, or why it was set aside. Left out of `==`: it is the update's
+    # history, not the update.
+    last_error: str | None = field(default=None, compare=False)
 
-    COLUMNS: ClassVar[str] = "update_id, queue_key, payload, attempts"
+    COLUMNS: ClassVar[str] = "update_id, queue_key, payload, attempts, last_error"
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> InboxItem:
-        return cls(update_id=row[0], queue_key=row[1], payload=row[2], attempts=row[3])
+        return cls(
+            update_id=row[0], queue_key=row[1], payload=row[2], attempts=row[3], last_error=row[4]
+        )
 
 
 @dataclass(frozen=True, slots=True)

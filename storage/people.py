@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from storage.core import NOW, Core
-from storage.models import Ban, Conversation, UserProfile, UserState
+from storage.models import Ban, Conversation, OperatorProfile, UserProfile, UserState
+
+# An operator's profile as last seen (one statement: other parts' writes use it too).
+SAVE_OPERATOR = f"""
+    INSERT INTO operators (user_id, username, first_name, last_name)
+    VALUES (?, ?, ?, ?)
+    ON CONFLICT (user_id) DO UPDATE SET
+        username = excluded.username,
+        first_name = excluded.first_name,
+        last_name = excluded.last_name,
+        updated_at = {NOW}
+"""
 
 
 class People:
-    """Users and bans (`db.people`)."""
+    """Users (customers), operators and bans (`db.people`)."""
 
     def __init__(self, core: Core) -> None:
         self._core = core
@@ -111,3 +122,29 @@ class People:
             f"UPDATE bans SET notified_at = {NOW} WHERE user_id = ? AND notified_at IS NULL",
             (user_id,),
         )
+
+    # --- operators -----------------------------------------------------------------------------
+
+    async def save_operator(self, operator: OperatorProfile) -> None:
+        """Keep an operator's profile as last seen (`username` without its `@`)."""
+        await self._core.execute(SAVE_OPERATOR, operator.row())
+
+    async def operator(self, user_id: int) -> OperatorProfile | None:
+        row = await self._core.fetch_one(
+            f"SELECT {OperatorProfile.COLUMNS} FROM operators WHERE user_id = ?", (user_id,)
+        )
+        return None if row is None else OperatorProfile.from_row(row)
+
+    async def operator_by_username(self, username: str) -> OperatorProfile | None:
+        """The operator last seen with this @username (any case); None if nobody was."""
+        row = await self._core.fetch_one(
+            f"""
+            SELECT {OperatorProfile.COLUMNS}
+            FROM operators
+            WHERE lower(username) = lower(?)
+            ORDER BY updated_at DESC
+            LIMIT 1
+            """,
+            (username.removeprefix("@"),),
+        )
+        return None if row is None else OperatorProfile.from_row(row)

@@ -38,6 +38,7 @@ def test_inbox_item_is_a_frozen_dataclass() -> None:
         "queue_key",
         "payload",
         "attempts",
+        "last_error",
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         item(1).attempts = 2  # type: ignore[misc]

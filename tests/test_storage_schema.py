@@ -49,6 +49,12 @@ EXPECTED_COLUMNS = {
         "created_at",
         "updated_at",
         "offline_notice_for",
+        "waiting_since",
+        "answered_at",
+        "assignee_id",
+        "remind_at",
+        "close_at",
+        "icon",
     ],
     "messages": [
         "id",
@@ -83,6 +89,8 @@ EXPECTED_COLUMNS = {
         "updated_at",
     ],
     "bans": ["user_id", "reason", "banned_by", "banned_at", "notified_at"],
+    "operators": ["user_id", "username", "first_name", "last_name", "updated_at"],
+    "board": ["id", "message_id", "text", "updated_at"],
 }
 
 
@@ -90,7 +98,7 @@ EXPECTED_COLUMNS = {
 
 
 async def test_a_fresh_database_is_at_the_latest_version(db: Database, path: Path) -> None:
-    assert LATEST_VERSION == len(MIGRATIONS) == 3
+    assert LATEST_VERSION == len(MIGRATIONS) == 4
     assert committed(path, "PRAGMA user_version") == [(LATEST_VERSION,)]
 
 
@@ -258,10 +266,10 @@ async def test_a_migration_can_be_a_python_function(path: Path) -> None:
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         applied = await migrate(conn, migrations=(*MIGRATIONS, capitalise_names))
 
-    assert applied == [2, 3, 4]
-    assert committed(path, "PRAGMA user_version") == [(4,)]
+    assert applied == [2, 3, 4, 5]
+    assert committed(path, "PRAGMA user_version") == [(5,)]
     assert committed(path, "SELECT first_name FROM users") == [("ANN",)]
-    # ... and this code, which knows only 3 versions, now refuses the file.
+    # ... and this code, which knows only 4 versions, now refuses the file.
     db = Database(path)
     await db.connect()
     try:
@@ -307,7 +315,7 @@ def test_split_script_refuses_an_unterminated_statement() -> None:
 def test_every_shipped_migration_splits_cleanly() -> None:
     scripts = [step for step in MIGRATIONS if isinstance(step, str)]
 
-    assert [len(split_script(script)) for script in scripts] == [7, 2, 6]
+    assert [len(split_script(script)) for script in scripts] == [7, 2, 6, 15]
 
 
 # --- every lookup is an index search ---------------------------------------------------------
