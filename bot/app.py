@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import sqlite3
 import sys
+from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
@@ -18,9 +20,14 @@ from bot.delivery.alerts import ParkedAlert
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.flood import FloodControl
 from bot.delivery.intake import Intake, Poller, WebhookIntake
+from bot.desk.board import Board
+from bot.desk.commands import OperatorCommands
+from bot.desk.icons import IconConfigError, TopicIcons, resolve_icons
+from bot.desk.scheduler import DeskScheduler
 from bot.http_server import HealthCheck, MetricsPage, build_http_app, start_http_server
 from bot.metrics import Metrics
-from bot.relay.commands import OperatorCommands
+from bot.relay.errors import blocked_reason
+from bot.relay.rights import NEEDED_RIGHTS, BotRights
 from bot.relay.service import Relay
 from bot.telegram import create_bot
 from handlers import ALLOWED_UPDATES, setup_routers
@@ -30,11 +37,12 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_CONFIG = 2
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = EXIT_FAILURE) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return EXIT_FAILURE
+    return status
 
 
 async def run(
@@ -78,6 +86,14 @@ async def _run_bot(
         identity = await run_startup_checks(bot, settings)
     except StartupCheckError as error:
         return _fail(str(error))
+    icons: dict[str, str] | None = None
+    if settings.TOPIC_ICONS:
+        try:
+            icons = await resolve_icons(bot, settings)
+        except IconConfigError as error:
+            return _fail(f"configuration error: {error}", EXIT_CONFIG)
+        except TelegramAPIError as error:
+            return _fail(f"cannot read Telegram's topic icons (getForumTopicIconStickers): {error}")
     if check_only:
         print(
             f"ok: @{identity.me.username} can serve operator group "
@@ -93,13 +109,15 @@ async def _run_bot(
         disable_fsm=True, db=db, settings=settings, identity=identity, relay=relay
     )
     dispatcher.include_router(setup_routers(settings))
+    alert = ParkedAlert(bot, settings.OPERATOR_CHAT_ID)
     engine = DeliveryEngine(
         db=db,
         bot=bot,
         dispatcher=dispatcher,
         max_attempts=settings.MAX_ATTEMPTS,
         concurrency=settings.CONCURRENCY,
-        on_parked=ParkedAlert(bot, settings.OPERATOR_CHAT_ID),
+        on_parked=alert,
+        on_blocked=alert.tell,
         metrics=metrics,
     )
     # The commands need the engine (/retry), which needs the Dispatcher: added to it last.
@@ -107,6 +125,39 @@ async def _run_bot(
         bot=bot, db=db, settings=settings, relay=relay, retry_failed=engine.retry_failed
     )
     dispatcher["commands"] = commands
+    dispatcher["rights"] = BotRights(
+        bot=bot,
+        group_id=settings.OPERATOR_CHAT_ID,
+        me=identity.me.id,
+        retry_blocked=engine.retry_blocked,
+    )
+    desk = DeskScheduler(
+        db=db,
+        relay=relay,
+        board=(
+            Board(
+                bot=bot,
+                db=db,
+                group_id=settings.OPERATOR_CHAT_ID,
+                room=functools.partial(flood.wait_for_room, posts=False),
+                clock=functools.partial(datetime.now, UTC),
+            )
+            if settings.BOARD
+            else None
+        ),
+        board_interval=settings.BOARD_INTERVAL,
+        icons=(
+            TopicIcons(
+                bot=bot,
+                db=db,
+                group_id=settings.OPERATOR_CHAT_ID,
+                icons=icons,
+                room=functools.partial(flood.wait_for_room, posts=True),
+            )
+            if icons is not None
+            else None
+        ),
+    )
     await commands.register_menu()
     metrics.watch(engine=engine.stats, flood=flood.stats)
     intake: Intake
@@ -148,7 +199,9 @@ async def _run_bot(
     try:
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
         # What a previous run left in the inbox goes first, ahead of anything new.
-        await engine.resume()
+        # The start-up checks found the rights the relay needs: what waited for them goes now.
+        await engine.resume(lifted=[blocked_reason(right) for right in NEEDED_RIGHTS])
+        desk.start()
         await intake.prepare()
         logger.info("Bot @%s is running (%s)", identity.me.username, intake.mode)
         await intake.run(stop)
@@ -158,6 +211,7 @@ async def _run_bot(
     finally:
         logger.info("Shutting down")
         await runner.cleanup()
+        await desk.stop(settings.SHUTDOWN_TIMEOUT)
         await engine.stop(settings.SHUTDOWN_TIMEOUT)
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         for signum in signals:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -76,6 +77,16 @@ class Settings(BaseSettings):
     NOTE_PREFIX: Annotated[str, Field(max_length=32)] = "//"
     WORKING_HOURS: str = ""
     TIMEZONE: str = "UTC"
+
+    # The desk: the board in General, topic icons, reminders, closing by itself.
+    BOARD: bool = True
+    BOARD_INTERVAL: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    TOPIC_ICONS: bool = False
+    TOPIC_ICON_WAITING: str = "\u2757\ufe0f"  # ❗️
+    TOPIC_ICON_ANSWERED: str = "💬"
+    TOPIC_ICON_CLOSED: str = "\u2705"  # ✅
+    REMIND_AFTER: timedelta | None = None
+    AUTO_CLOSE_AFTER: timedelta | None = None
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -155,6 +166,30 @@ class Settings(BaseSettings):
     def _note_prefix(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("BOARD", "TOPIC_ICONS", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() not in _SWITCHES:
+            raise ValueError("must be on or off")
+        return (
+            value.strip().lower() in ("on", "true", "yes", "1") if isinstance(value, str) else value
+        )
+
+    @field_validator("TOPIC_ICON_WAITING", "TOPIC_ICON_ANSWERED", "TOPIC_ICON_CLOSED")
+    @classmethod
+    def _icon(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must be an emoji of Telegram's topic icons, like 💬")
+        return value
+
+    @field_validator("REMIND_AFTER", "AUTO_CLOSE_AFTER", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
     @field_validator("TIMEZONE")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -197,6 +232,27 @@ class Settings(BaseSettings):
     @property
     def log_level(self) -> int:
         return logging.getLevelNamesMapping()[self.LOG_LEVEL]
+
+
+_SWITCHES = ("on", "off", "true", "false", "yes", "no", "1", "0")
+_DURATION_RE = re.compile(r"(\d+)\s*([smhd])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """`90s`, `15m`, `2h`, `3d` (or several: `1h30m`) as a timedelta; empty: None."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    parts = _DURATION_RE.findall(text)
+    if not parts or "".join(_DURATION_RE.sub("", text).split()):
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 2h or 3d (empty: off)")
+    duration = sum(
+        (timedelta(**{_DURATION_UNITS[unit]: int(number)}) for number, unit in parts), timedelta()
+    )
+    if duration <= timedelta(0):
+        raise ValueError("must be longer than 0 (empty: off)")
+    return duration
 
 
 def _one_of(value: str, choices: tuple[str, ...]) -> str:

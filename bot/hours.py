@@ -132,6 +132,34 @@ class WorkingHours:
         # Wall-clock arithmetic, then the zone: right across daylight saving time changes.
         return closed_at.replace(tzinfo=self.timezone)
 
+    def after_open_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment when the desk has been open for `duration` since `start` (an aware
+        datetime; the answer is in the configured time zone).
+
+        Only open hours count: from a moment inside the hours, the time left of them first;
+        from a closed moment, from the next opening on. Wall-clock arithmetic, like the hours
+        themselves.
+        """
+        local = start.astimezone(self.timezone).replace(tzinfo=None)
+        week_start = (local - timedelta(days=local.weekday())).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        left = duration
+        # From the week before (an interval of Sunday night runs into this Monday) onwards; a
+        # year of weeks is far more than any duration of a desk needs.
+        for week in range(-1, 53):
+            for begin_minute, end_minute in self.intervals:
+                shift = week * _MINUTES_PER_WEEK
+                begin = week_start + timedelta(minutes=begin_minute + shift)
+                end = week_start + timedelta(minutes=end_minute + shift)
+                if end <= local:
+                    continue
+                begin = max(begin, local)
+                if left <= end - begin:
+                    return (begin + left).replace(tzinfo=self.timezone)
+                left -= end - begin
+        raise ValueError(f"{duration} of open hours do not fit in a year of {self.text}")
+
     def _week_minute(self, at: datetime) -> int:
         local = at.astimezone(self.timezone)
         return local.weekday() * _MINUTES_PER_DAY + local.hour * 60 + local.minute

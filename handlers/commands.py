@@ -1,4 +1,4 @@
-"""The operators' commands in the operator group (see `bot.relay.commands`)."""
+"""The operators' commands in the operator group (see `bot.desk.commands`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.config import Settings
-from bot.relay.commands import COMMANDS, OperatorCommands
+from bot.desk.commands import COMMANDS, OperatorCommands
 from handlers.filters import in_chat, looks_like_command
 
 

@@ -205,6 +205,8 @@ async def open_desk(workdir: Path, **env: str) -> AsyncIterator[Desk]:
                 "BOT_TOKEN": BOT_TOKEN,
                 "OPERATOR_CHAT_ID": str(OPERATOR_CHAT_ID),
                 "TELEGRAM_API_URL": fake.base_url,
+                # The board posts in General; the desk's own tests turn it on.
+                "BOARD": "off",
                 **env,
             },
         )

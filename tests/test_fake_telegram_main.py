@@ -33,6 +33,7 @@ async def test_the_standalone_fake_scripts_a_conversation_with_the_bot(tmp_path:
             "BOT_TOKEN": BOT_TOKEN,
             "OPERATOR_CHAT_ID": str(OPERATOR_CHAT_ID),
             "TELEGRAM_API_URL": f"http://127.0.0.1:{port}",
+            "BOARD": "off",  # the board would take message ids in the group before the topic
         },
     )
     lines: list[str] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -108,3 +108,42 @@ def test_the_text_is_kept_for_people() -> None:
 def test_a_wrong_value_says_what_is_wrong(text: str, problem: str) -> None:
     with pytest.raises(WorkingHoursError, match=problem.replace("(", r"\(")):
         WorkingHours.parse(text, BERLIN)
+
+
+# --- counting open hours (reminders: REMIND_AFTER counts only while the desk is open) ------------
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "due"),
+    [
+        # Inside the hours: the time left of them first.
+        ("2026-11-25 10:00", timedelta(hours=2), "2026-11-25 12:00"),
+        # Friday evening, 10 minutes before closing: the rest on Monday morning.
+        ("2026-11-27 17:50", timedelta(minutes=15), "2026-11-30 09:05"),
+        # At night: counting starts when the desk opens.
+        ("2026-11-27 23:00", timedelta(minutes=15), "2026-11-30 09:15"),
+        ("2026-11-23 06:00", timedelta(hours=9), "2026-11-23 18:00"),
+        # Longer than a day of hours: on into the next open day.
+        ("2026-11-23 17:00", timedelta(hours=2), "2026-11-24 10:00"),
+    ],
+)
+def test_open_time_counts_only_the_hours(start: str, duration: timedelta, due: str) -> None:
+    assert hours("Mon-Fri 09:00-18:00").after_open_time(at(start), duration) == at(due)
+
+
+def test_open_time_runs_over_midnight_and_the_weeks_end() -> None:
+    sunday_night = hours("Sun 22:00-02:00")
+    # Monday 01:00 is still Sunday's shift.
+    assert sunday_night.after_open_time(at("2026-11-30 01:00"), timedelta(minutes=30)) == at(
+        "2026-11-30 01:30"
+    )
+    # Monday 03:00: the next shift is next Sunday.
+    assert sunday_night.after_open_time(at("2026-11-30 03:00"), timedelta(minutes=30)) == at(
+        "2026-12-06 22:30"
+    )
+
+
+def test_open_time_of_a_moment_in_another_zone() -> None:
+    start = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # Friday 23:00 in Berlin
+    due = hours("Mon-Fri 09:00-18:00").after_open_time(start, timedelta(minutes=15))
+    assert due == at("2026-11-30 09:15")

@@ -65,7 +65,10 @@ async def test_the_menus_show_each_side_its_own_commands(desk: Desk) -> None:
         ]
         for call in calls
     }
-    operator_commands = ["info", "close", "ban", "unban", "export", "stats", "retry", "help"]
+    operator_commands = [
+        *("info", "close", "ban", "unban", "export", "assign", "unassign"),
+        *("queue", "mine", "stats", "retry", "help"),
+    ]
     assert menus == {
         ("all_private_chats", None): ["start"],
         ("chat", None): operator_commands,
@@ -96,7 +99,8 @@ async def test_info_shows_the_card_counts_and_state(desk: Desk) -> None:
     assert "Messages: 2 from the user, 1 from operators" in text
     assert "First contact: " in text
     assert "Not banned" in text
-    assert "Conversation: open" in text
+    assert "State: answered" in text  # the operator answered after the customer wrote
+    assert "Handled by Olga" in text  # the first operator who answered
     assert answer["message_thread_id"] == topic_id
     # The command never reaches the user.
     assert [m["text"] for m in desk.in_private_chat(user)] == ["an answer"]

@@ -126,6 +126,20 @@ async def test_python_m_bot_failing_check_is_one_line_and_non_zero(
     ]
 
 
+@pytest.mark.parametrize("args", [(), ("--check",)])
+async def test_an_icon_telegram_does_not_offer_is_a_one_line_configuration_error(
+    fake: FakeTelegram, group: Group, bot_env: dict[str, str], tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    env = {**bot_env, "TOPIC_ICONS": "on", "TOPIC_ICON_WAITING": "⏰", "LOG_LEVEL": "ERROR"}
+    bot = BotProcess(tmp_path, env)
+    await bot.start(*args)
+    assert await bot.wait_exit() == 2
+    lines = [line for line in bot.log.splitlines() if line and not line.startswith("=====")]
+    assert len(lines) == 1
+    assert lines[0].startswith("error: configuration error: TOPIC_ICON_WAITING '⏰' is not one")
+    assert "💬" in lines[0]  # the choices
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_a_signal_stops_the_bot_cleanly(
     fake: FakeTelegram,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.relay.stats import (
+from bot.desk.stats import (
     DeskStats,
     MessageCounts,
     collect_stats,

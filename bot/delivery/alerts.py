@@ -39,6 +39,13 @@ class ParkedAlert:
         except TelegramAPIError as error:
             logger.error("Could not post the alert for update %d: %s", item.update_id, error)
 
+    async def tell(self, text: str) -> None:
+        """Post a note (HTML) in General: why updates wait, and what would let them go on."""
+        try:
+            await self._bot.send_message(self._chat_id, text)
+        except TelegramAPIError as error:
+            logger.error("Could not post a note in General: %s", error)
+
 
 def _describe_sender(payload: str) -> str:
     try:

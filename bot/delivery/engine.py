@@ -34,6 +34,8 @@ from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
 from bot import logs
+from bot.delivery import blocked
+from bot.delivery.blocked import UpdateBlocked
 from bot.delivery.ordering import queue_key
 from bot.metrics import Metrics
 from storage import Database, InboxItem
@@ -57,6 +59,7 @@ PRUNE_INTERVAL = 3600.0
 INTAKE_START_ALLOWANCE = 4.0
 
 ParkedCallback = Callable[[InboxItem, str], Awaitable[None]]
+BlockedCallback = Callable[[str], Awaitable[None]]  # the alert of an UpdateBlocked
 
 
 @dataclass
@@ -84,6 +87,7 @@ class DeliveryEngine:
         backoff_cap: float = 300.0,
         album_window: float = 1.0,
         on_parked: ParkedCallback | None = None,
+        on_blocked: BlockedCallback | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._db = db
@@ -94,6 +98,10 @@ class DeliveryEngine:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._on_parked = on_parked
+        self._on_blocked = on_blocked
+        # Queues held behind an update that waits for a reason to go away (UpdateBlocked):
+        # queue key -> the reason. What comes behind it in the queue waits with it.
+        self._held: dict[str, str] = {}
         self._metrics = metrics if metrics is not None else Metrics()
         self._queues: dict[str, deque[InboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -111,7 +119,7 @@ class DeliveryEngine:
 
     # --- intake -----------------------------------------------------------------------------
 
-    async def resume(self) -> int:
+    async def resume(self, *, lifted: Iterable[str] = ()) -> int:
         """Queue what a previous run left in the inbox; call before taking new updates.
 
         An album the previous run was still holding for its late items may have them waiting
@@ -120,9 +128,22 @@ class DeliveryEngine:
         the end of a queue waits `album_window` after that, like one that has just arrived;
         the late items then join it. Nothing else waits: an update that is not an album
         item, or an album followed by anything in its queue, goes at once.
+
+        Updates set aside to wait for a reason (UpdateBlocked) are tried again first when the
+        reason is among `lifted` (the start-up checks found the bot's rights in order); else
+        their queues are held again, so that nothing overtakes them.
         """
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._prune_forever(), name="inbox-prune")
+        lifted = set(lifted)
+        for item in await self._db.inbox.failed(limit=None):
+            reason = blocked.waits_for(item.last_error)
+            if reason is None:
+                continue
+            if reason in lifted:
+                await self._db.inbox.requeue(item.update_id)  # pending again, in its place
+            else:
+                self._held.setdefault(item.queue_key, reason)
         pending = await self._db.inbox.pending()
         taken_in = time.monotonic() + INTAKE_START_ALLOWANCE
         self._arrived.update((item.update_id, taken_in) for item in pending)
@@ -144,6 +165,22 @@ class DeliveryEngine:
         self._enqueue(requeued)
         if requeued:
             logger.info("Trying %d parked update(s) again", len(requeued))
+        return len(requeued)
+
+    async def retry_blocked(self, reason: str) -> int:
+        """`reason` is gone (the bot has its right back): what waited for it, and what waited
+        behind it, is tried again now, in the order it came. Returns how many."""
+        self._held = {key: held for key, held in self._held.items() if held != reason}
+        parked = await self._db.inbox.failed(limit=None)
+        requeued = [
+            item
+            for item in parked
+            if blocked.waits_for(item.last_error) == reason
+            and await self._db.inbox.requeue(item.update_id)
+        ]
+        self._enqueue(requeued)
+        if requeued:
+            logger.info("Trying %d update(s) that waited for %s again", len(requeued), reason)
         return len(requeued)
 
     async def accept(self, updates: Iterable[dict[str, Any]]) -> list[int]:
@@ -186,7 +223,7 @@ class DeliveryEngine:
         troubles = 0  # inbox failures in a row, for the backoff
         try:
             while queue and not self._stopping.is_set():
-                batch = self._next_batch(queue)
+                batch = next_batch(queue, self._arrived, self.album_window)
                 if isinstance(batch, float):  # an album may still be arriving
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), timeout=batch)
@@ -220,39 +257,15 @@ class DeliveryEngine:
             if not queue:
                 self._queues.pop(key, None)
 
-    def _next_batch(self, queue: deque[InboxItem]) -> list[InboxItem] | float:
-        """The head of the queue: one update, or all the updates of one album.
-
-        Telegram sends the items of an album as separate updates, one after another and usually
-        in one batch. They are handed to the handler together (as `album`) so the relay can copy
-        them with one `copyMessages` call and the album stays an album. When the album is at the
-        end of the queue and its last item arrived less than `album_window` ago, more may come:
-        the answer is then how long to wait before looking again.
-        """
-        head = queue[0]
-        group = _media_group_id(head)
-        if group is None:
-            return [head]
-        batch = [head]
-        for item in itertools.islice(queue, 1, None):
-            if _media_group_id(item) != group:
-                return batch
-            batch.append(item)
-        arrived = self._arrived.get(batch[-1].update_id)
-        if arrived is not None:
-            wait = arrived + self.album_window - time.monotonic()
-            if wait > 0:
-                # Look again within one window: the late items of a resumed album (see
-                # `resume`) usually come long before its allowance is up, and then only their
-                # own window is left to wait.
-                return min(wait, self.album_window)
-        return batch
-
     async def _handle(self, batch: list[InboxItem]) -> float | None:
         """Handle one update (or one album). Returns None when done with it, else a delay."""
         head = batch[0]
         if head.update_id in self._unrecorded:
             await self._record(batch, self._unrecorded[head.update_id])
+            return None
+        held = self._held.get(head.queue_key)
+        if held is not None:
+            await self._record(batch, blocked.parked_error(held, "waiting behind an update"))
             return None
         try:
             updates = [
@@ -306,6 +319,16 @@ class DeliveryEngine:
                 description,
             )
             return delay
+        except UpdateBlocked as error:
+            newly = error.reason not in self._held.values()
+            self._held[head.queue_key] = error.reason
+            await self._record(batch, blocked.parked_error(error.reason, error.description))
+            if newly and self._on_blocked is not None:
+                try:
+                    await self._on_blocked(error.alert)
+                except Exception:
+                    logger.exception("Could not tell anybody why update %d waits", head.update_id)
+            return None
         except Exception as error:
             if isinstance(error, ValidationError):
                 # Its text quotes the input, which may be a customer's words: not above DEBUG.
@@ -354,7 +377,22 @@ class DeliveryEngine:
         return delay
 
     async def _park(self, batch: list[InboxItem], reason: str) -> None:
-        """Set an update (or a whole album) aside as failed, and tell a person once."""
+        """Set an update (or a whole album) aside as failed, and tell a person once.
+
+        One that waits for a reason to go away (see UpdateBlocked) is no failure: one line
+        each, no alert (the operators were told why, once).
+        """
+        if blocked.waits_for(reason) is not None:
+            for item in batch:
+                await self._db.inbox.park(item.update_id, error=reason)
+                logger.warning(
+                    "Update %d (queue %s) waits: %s",
+                    item.update_id,
+                    item.queue_key,
+                    reason.removeprefix(blocked.PREFIX),
+                )
+            self.stats.parked += len(batch)
+            return
         for item in batch:
             await self._db.inbox.park(item.update_id, error=reason)
             logger.error(
@@ -408,6 +446,38 @@ class DeliveryEngine:
                 grace,
             )
             await asyncio.gather(*still_running, return_exceptions=True)
+
+
+def next_batch(
+    queue: deque[InboxItem], arrived: dict[int, float], album_window: float
+) -> list[InboxItem] | float:
+    """The head of the queue: one update, or all the updates of one album.
+
+    Telegram sends the items of an album as separate updates, one after another and usually in
+    one batch. They are handed to the handler together (as `album`) so the relay can copy them
+    with one `copyMessages` call and the album stays an album. When the album is at the end of
+    the queue and its last item arrived (`arrived`: update id -> monotonic time it was taken
+    in) less than `album_window` ago, more may come: the answer is then how long to wait before
+    looking again.
+    """
+    head = queue[0]
+    group = _media_group_id(head)
+    if group is None:
+        return [head]
+    batch = [head]
+    for item in itertools.islice(queue, 1, None):
+        if _media_group_id(item) != group:
+            return batch
+        batch.append(item)
+    taken_in = arrived.get(batch[-1].update_id)
+    if taken_in is not None:
+        wait = taken_in + album_window - time.monotonic()
+        if wait > 0:
+            # Look again within one window: the late items of a resumed album (see
+            # `DeliveryEngine.resume`) usually come long before its allowance is up, and then
+            # only their own window is left to wait.
+            return min(wait, album_window)
+    return batch
 
 
 def _media_group_id(item: InboxItem) -> str | None:

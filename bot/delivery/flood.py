@@ -146,7 +146,7 @@ class FloodControl(BaseRequestMiddleware):
             return await self._call_with_retries(make_request, bot, method, None)
         background = _background.get()
         if background:
-            await self._give_way(chat_id, posts=_posts(method))
+            await self.wait_for_room(chat_id, posts=_posts(method))
         gate = self._gates.setdefault(chat_id, _ChatGate())
         gate.users += 1
         gate.foreground += not background
@@ -159,8 +159,13 @@ class FloodControl(BaseRequestMiddleware):
             if gate.users == 0 and gate.blocked_until <= time.monotonic():
                 self._gates.pop(chat_id, None)
 
-    async def _give_way(self, chat_id: int | str, *, posts: bool) -> None:
-        """Wait until a background call to the chat takes nothing from the others (see above)."""
+    async def wait_for_room(self, chat_id: int | str, *, posts: bool) -> None:
+        """Wait until a background call to the chat takes nothing from the others (see above):
+        `posts`, a call that posts a message there.
+
+        Background work that decides what to send from the current state waits here first and
+        reads the state afterwards, so that what it sends is the latest.
+        """
         while True:
             now = time.monotonic()
             gate = self._gates.get(chat_id)

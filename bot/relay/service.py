@@ -18,18 +18,19 @@ import logging
 
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ChatMemberUpdated, Message, MessageReactionUpdated, User
 
 from bot import logs
 from bot.checks import BotIdentity
 from bot.config import Settings
 from bot.metrics import Metrics
-from bot.relay import content
+from bot.relay import content, errors
 from bot.relay.copier import Copier
 from bot.relay.mirror import Mirror
 from bot.relay.notices import Notices
 from bot.relay.routes import Route
+from bot.relay.states import ConversationStates, DeskTimers
 from bot.relay.texts import texts_for
 from bot.relay.topics import Topics
 from storage import Ban, Database
@@ -50,6 +51,7 @@ class Relay:
         metrics: Metrics | None = None,
     ) -> None:
         metrics = metrics if metrics is not None else Metrics()
+        self._bot = bot
         self._db = db
         self._settings = settings
         self._group = settings.OPERATOR_CHAT_ID
@@ -62,6 +64,12 @@ class Relay:
             bot=bot, db=db, topics=self.topics, notices=self.notices, metrics=metrics
         )
         self._mirror = Mirror(bot=bot, db=db, copier=self._copier)
+        timers = DeskTimers(
+            remind_after=settings.REMIND_AFTER,
+            auto_close_after=settings.AUTO_CLOSE_AFTER,
+            hours=self._hours,
+        )
+        self.states = ConversationStates(db=db, timers=timers)
 
     # --- the user's side: the private chat -----------------------------------------------------
 
@@ -93,6 +101,8 @@ class Relay:
                 return
             conversation = await self.topics.open(user, state)
             logs.bind(topic_id=conversation.topic_id)
+            # The customer waits from the moment they wrote, whatever the copy meets on its way.
+            await self.states.customer_wrote(user.id, message.date)
             route = Route.to_operators(
                 user,
                 chat_id=self._group,
@@ -171,10 +181,12 @@ class Relay:
         """
         topic_id = self.topics.topic_of(message)
         if topic_id is None or not content.is_relayed(message) or content.is_command(message):
+            await self.states.operator_seen(message.from_user)
             return
         prefix = self._settings.NOTE_PREFIX
         if any(content.is_note(item, prefix) for item in album or [message]):
             logger.debug("Internal note %d in topic %d", message.message_id, topic_id)
+            await self.states.operator_seen(message.from_user)
             return
         user_id = await self._db.conversations.user_by_topic(topic_id)
         if user_id is None:
@@ -190,6 +202,8 @@ class Relay:
                 await self._copier.relay(route, message, reply_to)
         except TelegramForbiddenError as error:
             await self.notices.undelivered(route, message.message_id, error)
+        # Answered, even when the customer cannot receive it: the operator did their part.
+        await self.states.operator_answered(user_id, message.from_user, message.date)
 
     async def operator_edit(self, message: Message) -> None:
         """An operator edited a message: update its copy in the user's chat."""
@@ -226,9 +240,25 @@ class Relay:
             return
         await self.end_conversation(user_id, topic_id)
 
+    async def close_topic(self, topic_id: int) -> None:
+        """Close the topic in Telegram; one closed already, or deleted, is fine too."""
+        try:
+            await self._bot.close_forum_topic(chat_id=self._group, message_thread_id=topic_id)
+        except TelegramBadRequest as error:
+            if not (errors.topic_not_modified(error) or errors.topic_gone(error)):
+                raise
+
+    async def reopen_topic(self, topic_id: int) -> None:
+        """Reopen the topic in Telegram; one open already, or deleted, is fine too."""
+        try:
+            await self._bot.reopen_forum_topic(chat_id=self._group, message_thread_id=topic_id)
+        except TelegramBadRequest as error:
+            if not (errors.topic_not_modified(error) or errors.topic_gone(error)):
+                raise
+
     async def end_conversation(self, user_id: int, topic_id: int) -> None:
         """The topic was closed: the conversation is inactive, and the user gets CLOSED_TEXT."""
-        await self._db.conversations.deactivate(user_id)
+        await self.states.closed(user_id)
         logger.info("Topic %d closed: conversation of user %d is inactive", topic_id, user_id)
         language_code = await self.topics.languages.language_code(user_id)
         await self.notices.tell_user(user_id, "closed", language_code)
@@ -241,7 +271,7 @@ class Relay:
         conversation = await self._db.conversations.by_topic(topic_id)
         if conversation is None or conversation.active:
             return
-        await self._db.conversations.set(conversation.user_id, topic_id, True)
+        await self.states.reopened(conversation.user_id, topic_id, message.date)
         logger.info(
             "Topic %d reopened: conversation of user %d is active", topic_id, conversation.user_id
         )

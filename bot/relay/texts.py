@@ -48,8 +48,6 @@ class Texts:
     info_banned: str  # {reason}
     info_banned_no_reason: str
     info_not_banned: str
-    info_open: str
-    info_closed: str
     # Notes in a user's topic.
     unsupported_note: str  # {kind}
     undelivered_note: str  # {reason}
@@ -78,6 +76,32 @@ class Texts:
     unknown_command: str  # {command}
     retry_started: str  # {count}
     retry_nothing: str
+    # The bot's rights in the operator group (notes in General).
+    right_names: dict[str, str]  # "can_manage_topics" -> "Manage topics"
+    right_missing: str  # {right}: an update waits for it
+    right_lost: str  # {right}
+    right_back: str  # {right} {count}
+    # The desk (bot/desk): states, the queue, assignment, reminders, closing by itself.
+    state_names: dict[str, str]  # "waiting" / "answered" / "closed" -> the word for it
+    info_state: str  # {state}
+    info_waiting: str  # {wait}
+    info_assignee: str  # {operator}
+    info_unassigned: str
+    queue_title: str  # {waiting} {answered}
+    queue_empty: str  # {answered}
+    queue_line: str  # {index} {customer} {wait} {assignee}
+    queue_unassigned: str
+    queue_more: str  # {count}
+    mine_title: str  # {count}
+    mine_empty: str
+    assigned: str  # {operator} {by}
+    unassigned: str  # {by}
+    already_unassigned: str
+    assign_unknown: str  # {username}
+    assign_not_an_operator: str
+    reminder: str  # {wait} {who}
+    reminder_nobody: str
+    auto_closed: str  # {quiet}
     help: str  # {prefix_line} {hours_line}
     help_note_prefix: str  # {prefix}
     help_no_notes: str
@@ -85,7 +109,7 @@ class Texts:
     help_always_open: str
     command_descriptions: dict[str, str]
     start_description: str
-    # /stats (see bot.relay.stats).
+    # /stats (see bot.desk.stats).
     stats: str  # {open} {new_today} {new_week} {messages_today} {messages_week} ...
     #             {first_reply} {timezone}
     stats_messages: str  # {total} {user} {operator}
@@ -157,8 +181,6 @@ ENGLISH = Texts(
     info_banned="🚫 Banned: {reason}",
     info_banned_no_reason="🚫 Banned",
     info_not_banned="Not banned",
-    info_open="Conversation: open",
-    info_closed="Conversation: closed",
     unsupported_note="⚠️ The user sent a {kind} message, which cannot be shown here.",
     undelivered_note="⚠️ Not delivered: {reason}.",
     reason_blocked="the user has blocked the bot",
@@ -194,6 +216,43 @@ ENGLISH = Texts(
     unknown_command="Unknown command {command}. /help lists the commands.",
     retry_started="🔁 Trying {count} set-aside update(s) again.",
     retry_nothing="Nothing is set aside: every update was handled.",
+    right_names={"can_manage_topics": "Manage topics"},
+    right_missing=(
+        "⏸ A customer's message waits: the bot lacks the <b>{right}</b> right here, so it "
+        "cannot open a topic for them. Give it back (group settings → Administrators → the bot)"
+        " and what waits is delivered at once, in order."
+    ),
+    right_lost=(
+        "⚠️ The bot has lost the <b>{right}</b> right in this group: new customers cannot get a "
+        "topic until it is back (group settings → Administrators → the bot)."
+    ),
+    right_back="✅ The bot has the <b>{right}</b> right again. Delivering what waited: {count}.",
+    state_names={"waiting": "waiting", "answered": "answered", "closed": "closed"},
+    info_state="State: {state}",
+    info_waiting="Waiting for an answer for {wait}",
+    info_assignee="Handled by {operator}",
+    info_unassigned="Nobody handles it yet",
+    queue_title="📋 <b>Waiting: {waiting}</b> · answered: {answered}",
+    queue_empty="📋 Nobody is waiting. Answered: {answered}.",
+    queue_line="{index}. {customer} — {wait} — {assignee}",
+    queue_unassigned="unassigned",
+    queue_more="…and {count} more",
+    mine_title="🙋 <b>Yours, waiting: {count}</b>",
+    mine_empty="🙋 None of your conversations is waiting.",
+    assigned="👤 {operator} handles this conversation now (assigned by {by}).",
+    unassigned="👤 Nobody handles this conversation now ({by}).",
+    already_unassigned="Nobody handles this conversation.",
+    assign_unknown=(
+        "I don't know @{username} yet: they need to write in this group once, or answer "
+        "/assign as a reply to one of their messages."
+    ),
+    assign_not_an_operator=(
+        "To hand it over, answer /assign as a reply to a message of that operator, or write "
+        "/assign @username."
+    ),
+    reminder="⏰ Waiting for an answer for {wait}. {who}",
+    reminder_nobody="Nobody handles this conversation yet.",
+    auto_closed="🔒 Closed by itself after {quiet} without a message from the customer.",
     help=(
         "<b>Support bot</b>\n"
         "Each customer who writes to the bot gets a topic here. Write in the topic to answer: "
@@ -204,8 +263,13 @@ ENGLISH = Texts(
         "/close — close the conversation (the customer is told)\n"
         "/ban [reason] — stop relaying the customer's messages\n"
         "/unban — relay them again\n"
-        "/export — the conversation's transcript as an HTML file\n\n"
+        "/export — the conversation's transcript as an HTML file\n"
+        "/assign — take the conversation; as a reply to an operator's message, or with "
+        "@username, hand it over\n"
+        "/unassign — nobody handles it\n\n"
         "<b>Here in General</b>\n"
+        "/queue — who is waiting for an answer, longest first\n"
+        "/mine — your conversations that wait\n"
         "/stats — conversations and messages today and in the last 7 days\n"
         "/retry — try again the updates that were set aside after errors\n"
         "/help — this text\n\n"
@@ -224,6 +288,10 @@ ENGLISH = Texts(
         "ban": "Stop relaying this user's messages",
         "unban": "Relay this user's messages again",
         "export": "The conversation's transcript (HTML)",
+        "assign": "Take this conversation, or hand it over",
+        "unassign": "Nobody handles this conversation",
+        "queue": "Who is waiting for an answer",
+        "mine": "Your conversations that wait",
         "stats": "Conversations and messages, today and this week",
         "retry": "Try set-aside updates again",
         "help": "What the bot does and its commands",
@@ -272,8 +340,6 @@ RUSSIAN = Texts(
     info_banned="🚫 Заблокирован: {reason}",
     info_banned_no_reason="🚫 Заблокирован",
     info_not_banned="Не заблокирован",
-    info_open="Обращение: открыто",
-    info_closed="Обращение: закрыто",
     unsupported_note=(
         "⚠️ Пользователь отправил сообщение типа «{kind}», которое нельзя показать здесь."
     ),
@@ -313,6 +379,43 @@ RUSSIAN = Texts(
     unknown_command="Неизвестная команда {command}. Список команд: /help",
     retry_started="🔁 Повторяю отложенные обновления: {count}.",
     retry_nothing="Отложенных обновлений нет: всё обработано.",
+    right_names={"can_manage_topics": "Управление темами"},
+    right_missing=(
+        "⏸ Сообщение клиента ждёт: у бота нет права <b>{right}</b>, и он не может открыть для "
+        "клиента тему. Верните право (настройки группы → Администраторы → бот), и всё, что ждёт,"
+        " будет доставлено сразу и по порядку."
+    ),
+    right_lost=(
+        "⚠️ Бот потерял право <b>{right}</b> в этой группе: новые клиенты не получат тему, пока "
+        "право не вернут (настройки группы → Администраторы → бот)."
+    ),
+    right_back="✅ У бота снова есть право <b>{right}</b>. Доставляю то, что ждало: {count}.",
+    state_names={"waiting": "ждёт ответа", "answered": "отвечен", "closed": "закрыт"},
+    info_state="Состояние: {state}",
+    info_waiting="Ждёт ответа уже {wait}",
+    info_assignee="Ведёт: {operator}",
+    info_unassigned="Пока никто не ведёт",
+    queue_title="📋 <b>Ждут ответа: {waiting}</b> · отвечены: {answered}",
+    queue_empty="📋 Никто не ждёт ответа. Отвечены: {answered}.",
+    queue_line="{index}. {customer} — {wait} — {assignee}",
+    queue_unassigned="никто",
+    queue_more="…и ещё {count}",
+    mine_title="🙋 <b>Ваши, ждут ответа: {count}</b>",
+    mine_empty="🙋 Никто из ваших клиентов не ждёт ответа.",
+    assigned="👤 Разговор теперь ведёт {operator} (назначил(а) {by}).",
+    unassigned="👤 Разговор теперь никто не ведёт ({by}).",
+    already_unassigned="Этот разговор никто не ведёт.",
+    assign_unknown=(
+        "Я пока не знаю @{username}: оператор должен один раз написать в этой группе, или "
+        "ответьте /assign на одно из его сообщений."
+    ),
+    assign_not_an_operator=(
+        "Чтобы передать разговор, ответьте /assign на сообщение этого оператора или напишите "
+        "/assign @username."
+    ),
+    reminder="⏰ Ждёт ответа уже {wait}. {who}",
+    reminder_nobody="Этот разговор пока никто не ведёт.",
+    auto_closed="🔒 Закрыт сам: {quiet} без сообщений от клиента.",
     help=(
         "<b>Бот поддержки</b>\n"
         "Каждый клиент, написавший боту, получает здесь свою тему. Чтобы ответить, пишите в "
@@ -323,8 +426,13 @@ RUSSIAN = Texts(
         "/close — закрыть обращение (клиент получит уведомление)\n"
         "/ban [причина] — перестать пересылать сообщения клиента\n"
         "/unban — снова пересылать их\n"
-        "/export — переписка в виде HTML-файла\n\n"
+        "/export — переписка в виде HTML-файла\n"
+        "/assign — взять разговор себе; ответом на сообщение оператора или с @username — "
+        "передать его\n"
+        "/unassign — разговор никто не ведёт\n\n"
         "<b>Здесь, в General</b>\n"
+        "/queue — кто ждёт ответа, дольше всех ждущие первыми\n"
+        "/mine — ваши разговоры, которые ждут ответа\n"
         "/stats — обращения и сообщения за сегодня и за 7 дней\n"
         "/retry — повторить обновления, отложенные после ошибок\n"
         "/help — эта справка\n\n"
@@ -343,6 +451,10 @@ RUSSIAN = Texts(
         "ban": "Перестать пересылать сообщения пользователя",
         "unban": "Снова пересылать сообщения пользователя",
         "export": "Переписка (HTML)",
+        "assign": "Взять разговор себе или передать его",
+        "unassign": "Разговор никто не ведёт",
+        "queue": "Кто ждёт ответа",
+        "mine": "Ваши разговоры, которые ждут ответа",
         "stats": "Обращения и сообщения за сегодня и неделю",
         "retry": "Повторить отложенные обновления",
         "help": "Что делает бот и его команды",

@@ -20,6 +20,7 @@ from aiogram.types import Message, User
 
 from bot.metrics import Metrics
 from bot.relay import errors
+from bot.relay.errors import MissingRight
 from bot.relay.texts import Texts, texts_for, topic_title
 from storage import Conversation, Database, UserProfile, UserState
 
@@ -115,12 +116,21 @@ class Topics:
         return conversation
 
     async def create(self, user: User, *, replacing: int | None) -> Conversation:
-        """Create the user's topic, record it, and post the user card in it."""
-        topic = await self._bot.create_forum_topic(
-            chat_id=self._group,
-            name=topic_title(user),
-            icon_color=TOPIC_ICON_COLORS[user.id % len(TOPIC_ICON_COLORS)],
-        )
+        """Create the user's topic, record it, and post the user card in it.
+
+        Raises `MissingRight` when the bot may not create topics (Manage topics was taken away).
+        """
+        try:
+            topic = await self._bot.create_forum_topic(
+                chat_id=self._group,
+                name=topic_title(user),
+                icon_color=TOPIC_ICON_COLORS[user.id % len(TOPIC_ICON_COLORS)],
+            )
+        except TelegramBadRequest as error:
+            right = errors.missing_right(error)
+            if right is None:
+                raise
+            raise MissingRight(right) from error
         self._metrics.topic_created()
         conversation = Conversation(user.id, topic.message_thread_id, True)
         # Recorded before anything else is sent: whatever fails next, a retry finds this topic

@@ -1,4 +1,7 @@
-"""Operators' commands in the operator group: /info /close /ban /unban /export /stats /help.
+"""Operators' commands in the operator group.
+
+In a customer's topic: /info /close /ban /unban /export /assign /unassign. Anywhere in the group
+(General, mostly): /queue /mine /stats /retry /help.
 
 Commands never reach the user (the relay does not copy bot commands). Each answers in the place
 it was given, as a reply to it, in the language of the operator who gave it. A command with
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
@@ -30,13 +33,13 @@ from aiogram.types import (
 )
 
 from bot.config import Settings
-from bot.relay import errors
+from bot.desk.queue import QUEUE_LENGTH, operator_name, render_queue
+from bot.desk.stats import collect_stats, format_duration, format_stats
+from bot.desk.transcript import render_transcript, transcript_filename
 from bot.relay.content import shorten_plain
 from bot.relay.service import Relay
-from bot.relay.stats import collect_stats, format_stats
 from bot.relay.texts import LANGUAGES, Texts, person, texts_for
-from bot.relay.transcript import render_transcript, transcript_filename
-from storage import Conversation, Database, UserProfile
+from storage import Conversation, Database, OperatorProfile, UserProfile
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +135,7 @@ class OperatorCommands:
             texts=texts_for(operator.language_code if operator is not None else None),
             args=(args or "").strip() or None,
         )
+        await self._relay.states.operator_seen(operator)
         command = COMMANDS[name]
         if call.args is not None and not command.takes_args:
             await self._answer(message, call.texts.usage.format(usage=command.usage))
@@ -209,21 +213,24 @@ class OperatorCommands:
             lines.append(texts.info_banned.format(reason=html.escape(ban.reason)))
         else:
             lines.append(texts.info_banned_no_reason)
-        lines.append(texts.info_open if conversation.active else texts.info_closed)
+        desk = await self._db.conversations.desk_state(user_id)
+        if desk is not None:
+            lines.append(texts.info_state.format(state=texts.state_names[desk.state]))
+            if desk.waiting_since is not None:
+                waited = datetime.now(UTC) - datetime.fromisoformat(desk.waiting_since)
+                lines.append(texts.info_waiting.format(wait=format_duration(waited, texts)))
+            if desk.assignee is not None:
+                operator = html.escape(operator_name(desk.assignee))
+                lines.append(texts.info_assignee.format(operator=operator))
+            else:
+                lines.append(texts.info_unassigned)
         await self._answer(call.message, "\n".join(lines))
 
     async def close(self, call: Invocation, conversation: Conversation) -> None:
         if not conversation.active:
             await self._answer(call.message, call.texts.already_closed)
             return
-        try:
-            await self._bot.close_forum_topic(
-                chat_id=self._group, message_thread_id=conversation.topic_id
-            )
-        except TelegramBadRequest as error:
-            # Closed in Telegram already, or deleted: the conversation ends all the same.
-            if not (errors.topic_not_modified(error) or errors.topic_gone(error)):
-                raise
+        await self._relay.close_topic(conversation.topic_id)
         await self._relay.end_conversation(conversation.user_id, conversation.topic_id)
         # Last: a retry after a failure above must not post it twice. The bot manages topics,
         # so it may still write in the closed one.
@@ -283,6 +290,74 @@ class OperatorCommands:
         )
         logger.info("Transcript of user %d: %d messages", user_id, len(messages))
 
+    async def assign(self, call: Invocation, conversation: Conversation) -> None:
+        """Hand the conversation over: to the operator whose message the command replies to,
+        to `@username`, or (neither) to the operator who gave it."""
+        texts, message = call.texts, call.message
+        operator: OperatorProfile | None
+        if call.args is not None:
+            username = call.args.split()[0].removeprefix("@")
+            operator = await self._db.people.operator_by_username(username)
+            if operator is None:
+                unknown = texts.assign_unknown.format(username=html.escape(username))
+                await self._answer(message, unknown)
+                return
+        else:
+            target = _replied_to(message) or message.from_user
+            # A bot: the bot's copy of a customer's message or one of its notes, or an
+            # anonymous administrator (who writes as GroupAnonymousBot).
+            if target is None or target.is_bot:
+                await self._answer(message, texts.assign_not_an_operator)
+                return
+            operator = OperatorProfile(
+                user_id=target.id,
+                username=target.username,
+                first_name=target.first_name,
+                last_name=target.last_name,
+            )
+        await self._relay.states.assigned(conversation.user_id, operator)
+        logger.info(
+            "Conversation of user %d assigned to %d", conversation.user_id, operator.user_id
+        )
+        await self._answer(
+            message,
+            texts.assigned.format(
+                operator=html.escape(operator_name(operator)),
+                by=person(message.from_user, texts),
+            ),
+        )
+
+    async def unassign(self, call: Invocation, conversation: Conversation) -> None:
+        desk = await self._db.conversations.desk_state(conversation.user_id)
+        if desk is None or desk.assignee is None:
+            await self._answer(call.message, call.texts.already_unassigned)
+            return
+        await self._relay.states.assigned(conversation.user_id, None)
+        logger.info("Conversation of user %d unassigned", conversation.user_id)
+        by = person(call.message.from_user, call.texts)
+        await self._answer(call.message, call.texts.unassigned.format(by=by))
+
+    async def queue(self, call: Invocation) -> None:
+        """Who waits for an answer, longest first: the board's list, on demand."""
+        queue = await self._db.desk.queue(limit=QUEUE_LENGTH)
+        text = render_queue(queue, now=datetime.now(UTC), texts=call.texts, group_id=self._group)
+        await self._answer(call.message, text)
+
+    async def mine(self, call: Invocation) -> None:
+        """The waiting conversations of the operator who asks."""
+        operator = call.message.from_user
+        queue = await self._db.desk.queue(
+            limit=QUEUE_LENGTH, assignee_id=operator.id if operator is not None else 0
+        )
+        if not queue.waiting_count:
+            await self._answer(call.message, call.texts.mine_empty)
+            return
+        title = call.texts.mine_title.format(count=queue.waiting_count)
+        text = render_queue(
+            queue, now=datetime.now(UTC), texts=call.texts, group_id=self._group, title=title
+        )
+        await self._answer(call.message, text)
+
     async def _answer(self, message: Message, text: str) -> None:
         """A reply to the command, in its topic (or General)."""
         await self._bot.send_message(
@@ -291,6 +366,19 @@ class OperatorCommands:
             text=text,
             reply_parameters=_reply_to(message),
         )
+
+
+def _replied_to(message: Message) -> User | None:
+    """The author of the message this one explicitly replies to; None when it is no reply.
+
+    In a topic every message replies to the topic's first message implicitly: that is no reply.
+    """
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None
+    if message.is_topic_message and replied.message_id == message.message_thread_id:
+        return None
+    return replied.from_user
 
 
 def _reply_to(message: Message) -> ReplyParameters:
@@ -318,6 +406,10 @@ COMMANDS: dict[str, TopicCommand | GroupCommand] = {
     "ban": TopicCommand("/ban [reason]", OperatorCommands.ban, takes_args=True),
     "unban": TopicCommand("/unban", OperatorCommands.unban),
     "export": TopicCommand("/export", OperatorCommands.export),
+    "assign": TopicCommand("/assign [@username]", OperatorCommands.assign, takes_args=True),
+    "unassign": TopicCommand("/unassign", OperatorCommands.unassign),
+    "queue": GroupCommand("/queue", OperatorCommands.queue),
+    "mine": GroupCommand("/mine", OperatorCommands.mine),
     "stats": GroupCommand("/stats", OperatorCommands.stats),
     "retry": GroupCommand("/retry", OperatorCommands.retry),
     "help": GroupCommand("/help", OperatorCommands.help),
