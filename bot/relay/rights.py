@@ -60,7 +60,10 @@ class BotRights:
                     right,
                     count,
                 )
-                await self._tell(texts.right_back.format(right=name, count=count))
+                # Said when it was taken away (or something waited): not when first given.
+                was_admin = event.old_chat_member.status == ChatMemberStatus.ADMINISTRATOR
+                if count or was_admin:
+                    await self._tell(texts.right_back.format(right=name, count=count))
 
     async def _tell(self, text: str) -> None:
         try:
