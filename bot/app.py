@@ -211,8 +211,11 @@ async def _run_bot(
     finally:
         logger.info("Shutting down")
         await runner.cleanup()
-        await desk.stop(settings.SHUTDOWN_TIMEOUT)
-        await engine.stop(settings.SHUTDOWN_TIMEOUT)
+        # Side by side: the desk's work is redone from stored state, and must not make the
+        # customers' handlers lose their time to finish.
+        await asyncio.gather(
+            desk.stop(settings.SHUTDOWN_TIMEOUT), engine.stop(settings.SHUTDOWN_TIMEOUT)
+        )
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         for signum in signals:
             loop.remove_signal_handler(signum)

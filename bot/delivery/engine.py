@@ -156,7 +156,10 @@ class DeliveryEngine:
         """Give every parked update a new set of attempts, now (an operator's /retry).
 
         Parked updates are in no queue, so none can run twice. Returns how many were requeued.
+        Updates that wait for a reason (UpdateBlocked) are tried too: a person asked for it;
+        if the reason is still there, they wait again.
         """
+        self._held.clear()
         parked = await self._db.inbox.failed(limit=None)
         requeued = []
         for item in parked:
