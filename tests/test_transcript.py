@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiogram.types import Message
 
-from bot.relay import content
 from bot.desk.transcript import render_transcript, transcript_filename
+from bot.relay import content
 from storage import Database, LoggedMessage, MessageLink, UserProfile
 from tests.storage_helpers import ISO_UTC, MESSAGE_DEFAULTS, USER, log_message, write_directly
 
