@@ -5,7 +5,9 @@ it only when a handler has finished with it. Updates are handled through aiogram
 (`feed_update`), one queue per conversation side (see `ordering.queue_key`), several queues at
 once. A handler that fails with a transient error (429, 5xx, network, a busy database) is tried
 again with backoff, in place, so nothing behind it in its queue overtakes it; after
-`max_attempts` it is parked as failed and a person is told.
+`max_attempts` it is parked as failed and a person is told. One that cannot be handled until
+something outside the bot changes (`UpdateBlocked`: a right the bot lacks) is no failure: it
+stays pending and its queue waits, without a retry, until the engine is told the reason is gone.
 
 The engine knows nothing of the relay's rules: handlers decide what permanent errors (400, 403)
 mean; an exception that reaches the engine is either transient or a bug.
@@ -34,7 +36,6 @@ from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
 from bot import logs
-from bot.delivery import blocked
 from bot.delivery.blocked import UpdateBlocked
 from bot.delivery.ordering import queue_key
 from bot.metrics import Metrics
@@ -99,9 +100,10 @@ class DeliveryEngine:
         self._backoff_cap = backoff_cap
         self._on_parked = on_parked
         self._on_blocked = on_blocked
-        # Queues held behind an update that waits for a reason to go away (UpdateBlocked):
-        # queue key -> the reason. What comes behind it in the queue waits with it.
-        self._held: dict[str, str] = {}
+        # Reasons updates wait for (UpdateBlocked), each with the event that lifts it, and the
+        # queues waiting for each: their heads stay pending, and what is behind them waits.
+        self._lifted: dict[str, asyncio.Event] = {}
+        self._waiting: dict[str, str] = {}  # queue key -> the reason its head waits for
         self._metrics = metrics if metrics is not None else Metrics()
         self._queues: dict[str, deque[InboxItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -119,7 +121,7 @@ class DeliveryEngine:
 
     # --- intake -----------------------------------------------------------------------------
 
-    async def resume(self, *, lifted: Iterable[str] = ()) -> int:
+    async def resume(self) -> int:
         """Queue what a previous run left in the inbox; call before taking new updates.
 
         An album the previous run was still holding for its late items may have them waiting
@@ -128,22 +130,9 @@ class DeliveryEngine:
         the end of a queue waits `album_window` after that, like one that has just arrived;
         the late items then join it. Nothing else waits: an update that is not an album
         item, or an album followed by anything in its queue, goes at once.
-
-        Updates set aside to wait for a reason (UpdateBlocked) are tried again first when the
-        reason is among `lifted` (the start-up checks found the bot's rights in order); else
-        their queues are held again, so that nothing overtakes them.
         """
         if self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._prune_forever(), name="inbox-prune")
-        lifted = set(lifted)
-        for item in await self._db.inbox.failed(limit=None):
-            reason = blocked.waits_for(item.last_error)
-            if reason is None:
-                continue
-            if reason in lifted:
-                await self._db.inbox.requeue(item.update_id)  # pending again, in its place
-            else:
-                self._held.setdefault(item.queue_key, reason)
         pending = await self._db.inbox.pending()
         taken_in = time.monotonic() + INTAKE_START_ALLOWANCE
         self._arrived.update((item.update_id, taken_in) for item in pending)
@@ -156,10 +145,11 @@ class DeliveryEngine:
         """Give every parked update a new set of attempts, now (an operator's /retry).
 
         Parked updates are in no queue, so none can run twice. Returns how many were requeued.
-        Updates that wait for a reason (UpdateBlocked) are tried too: a person asked for it;
-        if the reason is still there, they wait again.
+        Updates waiting for a reason (UpdateBlocked) are tried again too: a person asked; if
+        the reason is still there, they wait again.
         """
-        self._held.clear()
+        for reason in list(self._lifted):
+            self.lift(reason)
         parked = await self._db.inbox.failed(limit=None)
         requeued = []
         for item in parked:
@@ -170,21 +160,17 @@ class DeliveryEngine:
             logger.info("Trying %d parked update(s) again", len(requeued))
         return len(requeued)
 
-    async def retry_blocked(self, reason: str) -> int:
-        """`reason` is gone (the bot has its right back): what waited for it, and what waited
-        behind it, is tried again now, in the order it came. Returns how many."""
-        self._held = {key: held for key, held in self._held.items() if held != reason}
-        parked = await self._db.inbox.failed(limit=None)
-        requeued = [
-            item
-            for item in parked
-            if blocked.waits_for(item.last_error) == reason
-            and await self._db.inbox.requeue(item.update_id)
-        ]
-        self._enqueue(requeued)
-        if requeued:
-            logger.info("Trying %d update(s) that waited for %s again", len(requeued), reason)
-        return len(requeued)
+    def lift(self, reason: str) -> int:
+        """`reason` is gone (the bot has its right back): the queues that waited for it go on,
+        each from the update that waited, in order. Returns how many updates waited."""
+        keys = [key for key, waited in self._waiting.items() if waited == reason]
+        count = sum(len(self._queues.get(key, ())) for key in keys)
+        event = self._lifted.pop(reason, None)
+        if event is not None:
+            event.set()
+        if count:
+            logger.info("%d update(s) that waited for %s go on", count, reason)
+        return count
 
     async def accept(self, updates: Iterable[dict[str, Any]]) -> list[int]:
         """Store raw updates durably (one transaction), then queue the new ones.
@@ -244,6 +230,10 @@ class DeliveryEngine:
                         )
                         troubles += 1
                         delay = self._backoff(troubles, None)
+                if isinstance(delay, Blocked):
+                    # Outside the slot: other conversations go on while this one waits.
+                    await self._wait_for_lift(key, delay.reason)
+                    continue
                 if delay is None:
                     for _ in batch:
                         update_id = queue.popleft().update_id
@@ -260,15 +250,12 @@ class DeliveryEngine:
             if not queue:
                 self._queues.pop(key, None)
 
-    async def _handle(self, batch: list[InboxItem]) -> float | None:
-        """Handle one update (or one album). Returns None when done with it, else a delay."""
+    async def _handle(self, batch: list[InboxItem]) -> float | Blocked | None:
+        """Handle one update (or one album). Returns None when done with it, a delay before the
+        next attempt, or what it waits for (`Blocked`)."""
         head = batch[0]
         if head.update_id in self._unrecorded:
             await self._record(batch, self._unrecorded[head.update_id])
-            return None
-        held = self._held.get(head.queue_key)
-        if held is not None:
-            await self._record(batch, blocked.parked_error(held, "waiting behind an update"))
             return None
         try:
             updates = [
@@ -323,15 +310,18 @@ class DeliveryEngine:
             )
             return delay
         except UpdateBlocked as error:
-            newly = error.reason not in self._held.values()
-            self._held[head.queue_key] = error.reason
-            await self._record(batch, blocked.parked_error(error.reason, error.description))
-            if newly and self._on_blocked is not None:
-                try:
-                    await self._on_blocked(error.alert)
-                except Exception:
-                    logger.exception("Could not tell anybody why update %d waits", head.update_id)
-            return None
+            # Not a failure and not transient: it stays pending, its queue waits (see _work).
+            logger.warning("Update %d waits: %s", head.update_id, error.description)
+            if error.reason not in self._lifted:
+                self._lifted[error.reason] = asyncio.Event()
+                if self._on_blocked is not None:
+                    try:
+                        await self._on_blocked(error.alert)
+                    except Exception:
+                        logger.exception(
+                            "Could not tell anybody why update %d waits", head.update_id
+                        )
+            return Blocked(error.reason)
         except Exception as error:
             if isinstance(error, ValidationError):
                 # Its text quotes the input, which may be a customer's words: not above DEBUG.
@@ -347,6 +337,21 @@ class DeliveryEngine:
             return None
         await self._record(batch, None)
         return None
+
+    async def _wait_for_lift(self, key: str, reason: str) -> None:
+        """Wait until `reason` is lifted (or the engine stops): the update stays pending."""
+        event = self._lifted.get(reason)
+        if event is None:  # lifted meanwhile
+            return
+        self._waiting[key] = reason
+        try:
+            lifted = asyncio.create_task(event.wait())
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({lifted, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (lifted, stopping):
+                task.cancel()
+        finally:
+            self._waiting.pop(key, None)
 
     async def _record(self, batch: list[InboxItem], parked: str | None) -> None:
         """Store the end of an update (or album) in the inbox: done, or parked for `parked`.
@@ -380,22 +385,7 @@ class DeliveryEngine:
         return delay
 
     async def _park(self, batch: list[InboxItem], reason: str) -> None:
-        """Set an update (or a whole album) aside as failed, and tell a person once.
-
-        One that waits for a reason to go away (see UpdateBlocked) is no failure: one line
-        each, no alert (the operators were told why, once).
-        """
-        if blocked.waits_for(reason) is not None:
-            for item in batch:
-                await self._db.inbox.park(item.update_id, error=reason)
-                logger.warning(
-                    "Update %d (queue %s) waits: %s",
-                    item.update_id,
-                    item.queue_key,
-                    reason.removeprefix(blocked.PREFIX),
-                )
-            self.stats.parked += len(batch)
-            return
+        """Set an update (or a whole album) aside as failed, and tell a person once."""
         for item in batch:
             await self._db.inbox.park(item.update_id, error=reason)
             logger.error(
@@ -449,6 +439,13 @@ class DeliveryEngine:
                 grace,
             )
             await asyncio.gather(*still_running, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """What an update waits for (the reason of an UpdateBlocked)."""
+
+    reason: str
 
 
 def next_batch(

@@ -2,14 +2,14 @@
 
 When a right the bot needs is taken away, the operators are told in General; updates that need
 it wait (see `MissingRight`). When Telegram tells the bot it has the right again (a
-`my_chat_member` update for the group), what waited for it is tried again at once, in order,
-and General says so.
+`my_chat_member` update for the group), what waited for it goes on at once, in order, and
+General says so.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus
@@ -35,12 +35,12 @@ class BotRights:
         bot: Bot,
         group_id: int,
         me: int,
-        retry_blocked: Callable[[str], Awaitable[int]],
+        lift: Callable[[str], int],
     ) -> None:
         self._bot = bot
         self._group = group_id
         self._me = me
-        self._retry_blocked = retry_blocked
+        self._lift = lift
 
     async def changed(self, event: ChatMemberUpdated) -> None:
         """The bot's membership in the group changed (`my_chat_member`)."""
@@ -54,7 +54,7 @@ class BotRights:
                 logger.warning("The bot lost the %s right in the operator group", right)
                 await self._tell(texts.right_lost.format(right=name))
             elif has and not had:
-                count = await self._retry_blocked(blocked_reason(right))
+                count = self._lift(blocked_reason(right))
                 logger.info(
                     "The bot has the %s right again; %d waiting update(s) tried again",
                     right,

@@ -107,6 +107,9 @@ class Topics:
             except TelegramBadRequest as error:
                 if errors.topic_gone(error):
                     return await self.create(user, replacing=conversation.topic_id)
+                right = errors.missing_right(error)
+                if right is not None:
+                    raise MissingRight(right) from error
                 if not errors.topic_not_modified(error):  # already open: fine
                     raise
             await self._db.conversations.set(user.id, conversation.topic_id, True)
