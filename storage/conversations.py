@@ -42,16 +42,20 @@ class Conversations:
                 active = excluded.active,
                 -- A new topic has no icon yet.
                 icon = CASE WHEN topic_id = excluded.topic_id THEN icon END,
+                -- Closed: nobody waits, nothing falls due.
+                waiting_since = CASE WHEN excluded.active = 1 THEN waiting_since END,
+                remind_at = CASE WHEN excluded.active = 1 THEN remind_at END,
+                close_at = CASE WHEN excluded.active = 1 THEN close_at END,
                 updated_at = {NOW}
             """,
             (user_id, topic_id, int(active)),
         )
 
-    async def deactivate(self, user_id: int) -> None:
+    async def deactivate(self, user_id: int) -> bool:
         """Mark the user's conversation inactive (the topic was closed or deleted): closed on the
-        desk, nobody waiting, nothing due. Does nothing when there is none.
+        desk, nobody waiting, nothing due. False (nothing changes) when it was not active.
         """
-        await self._core.execute(
+        changed = await self._core.execute(
             f"""
             UPDATE conversations
             SET active = 0, waiting_since = NULL, remind_at = NULL, close_at = NULL,
@@ -60,6 +64,7 @@ class Conversations:
             """,
             (user_id,),
         )
+        return changed > 0
 
     async def set_offline_notice(self, user_id: int, period: str) -> None:
         """Record that the user was told about the closed period `period` (any stable text)."""
@@ -132,24 +137,34 @@ class Conversations:
         at: datetime,
         close_at: datetime | None,
     ) -> None:
-        """An operator answered: the wait is over; the first to answer becomes the assignee.
+        """An operator answered at `at`: the wait is over; the first to answer becomes the
+        assignee.
 
+        A wait that began after `at` is not over: the customer wrote again while the answer was
+        on its way (the two sides are handled side by side), and that message is unanswered.
         The operator's profile is kept too (names for the board, @username for /assign).
         Without an operator (an anonymous administrator) nobody becomes the assignee.
         """
-        operator_id = None if operator is None else operator.user_id
-        answered = (timestamp(at), _optional(close_at), operator_id, user_id)
+        when = timestamp(at)
+        answered = (when, _optional(close_at), user_id, when)
+        assignee = (None if operator is None else operator.user_id, user_id)
 
         def answer(conn: sqlite3.Connection) -> None:
             conn.execute(
                 """
                 UPDATE conversations
-                SET waiting_since = NULL, remind_at = NULL,
-                    answered_at = ?, close_at = ?,
-                    assignee_id = coalesce(assignee_id, ?)
+                SET waiting_since = NULL, remind_at = NULL, answered_at = ?, close_at = ?
                 WHERE user_id = ? AND active = 1
+                  AND (waiting_since IS NULL OR waiting_since <= ?)
                 """,
                 answered,
+            )
+            conn.execute(
+                """
+                UPDATE conversations SET assignee_id = coalesce(assignee_id, ?)
+                WHERE user_id = ? AND active = 1
+                """,
+                assignee,
             )
             if operator is not None:
                 conn.execute(SAVE_OPERATOR, operator.row())
@@ -166,6 +181,13 @@ class Conversations:
             WHERE user_id = ?
             """,
             (topic_id, _optional(close_at), user_id),
+        )
+
+    async def stop_waiting(self, user_id: int) -> None:
+        """Nobody is waiting any more (the customer was banned): no wait, no reminder."""
+        await self._core.execute(
+            "UPDATE conversations SET waiting_since = NULL, remind_at = NULL WHERE user_id = ?",
+            (user_id,),
         )
 
     async def assign(self, user_id: int, operator_id: int | None) -> None:

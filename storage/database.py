@@ -36,12 +36,12 @@ from storage.reports import Reports
 class Database(Core):
     """One SQLite database, its core (see `Core`) and the parts that hold the data.
 
-    `commit=` (on `upsert_user`, `log_message` and `log_message_link`, as the contract
-    specifies) is accepted and read nowhere: which transaction a write belongs to is decided by
-    who calls (see `Core`). Inside the caller's `transaction()` the write is part of it whatever
-    `commit=` says; outside any, it is applied and committed on its own, `commit=False`
-    included, because an uncommitted write left on the shared connection would be published by
-    an unrelated task's COMMIT (or discarded by its ROLLBACK).
+    `commit=` (every write of the contract takes it) is accepted and read nowhere: which
+    transaction a write belongs to is decided by who calls (see `Core`). Inside the caller's
+    `transaction()` the write is part of it whatever `commit=` says; outside any, it is applied
+    and committed on its own, `commit=False` included, because an uncommitted write left on the
+    shared connection would be published by an unrelated task's COMMIT (or discarded by its
+    ROLLBACK).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -76,11 +76,13 @@ class Database(Core):
         """The user's conversation if it is active, else None."""
         return await self.conversations.get_active(user_id)
 
-    async def set_conversation(self, user_id: int, topic_id: int, active: bool = True) -> None:
+    async def set_conversation(
+        self, user_id: int, topic_id: int, active: bool = True, *, commit: bool = True
+    ) -> None:
         """Create or update the user's mapping to a forum topic."""
         await self.conversations.set(user_id, topic_id, active)
 
-    async def deactivate_conversation(self, user_id: int) -> None:
+    async def deactivate_conversation(self, user_id: int, *, commit: bool = True) -> None:
         """Mark the user's conversation inactive (the topic was closed or deleted)."""
         await self.conversations.deactivate(user_id)
 
@@ -172,6 +174,7 @@ class Database(Core):
         caption: str | None,
         file_id: str | None,
         payload_json: str | None,
+        commit: bool = True,
     ) -> None:
         """Upsert the user and log the message atomically, in one transaction.
 

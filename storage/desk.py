@@ -1,10 +1,12 @@
 """`Desk`: the desk's view of the conversations — the queue, what falls due, topic icons, and
 the board message. Each question runs on a partial index that holds only the rows it is about
-(storage.migrations, version 4), so it costs the same with a hundred conversations or a
-hundred thousand."""
+(storage.migrations, version 4): the waiting conversations, the due ones, the stale icons, the
+open answered ones (counted, for the board); never the closed ones, which are most of them."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 
 from storage.core import NOW, Core, timestamp
@@ -79,7 +81,7 @@ class Desk:
             SELECT {DeskState.COLUMNS}
             FROM conversations AS c
             LEFT JOIN operators AS o ON o.user_id = c.assignee_id
-            WHERE c.{column} IS NOT NULL AND c.{column} <= ?
+            WHERE c.{column} IS NOT NULL AND c.{column} <= ? AND c.active = 1
             ORDER BY c.{column}
             LIMIT ?
             """,
@@ -106,12 +108,71 @@ class Desk:
         """
         changed = await self._core.execute(
             """
-            UPDATE conversations SET remind_at = NULL
+            UPDATE conversations SET remind_at = NULL, reminded_for = waiting_since
             WHERE user_id = ? AND waiting_since = ?
             """,
             (user_id, waiting_since),
         )
         return changed > 0
+
+    async def postpone(
+        self, user_id: int, *, remind_at: datetime | None, close_at: datetime | None
+    ) -> None:
+        """Push a due reminder or close of the conversation later (it failed for now)."""
+        await self._core.execute(
+            """
+            UPDATE conversations
+            SET remind_at = CASE WHEN remind_at IS NOT NULL THEN coalesce(?, remind_at) END,
+                close_at = CASE WHEN close_at IS NOT NULL THEN coalesce(?, close_at) END
+            WHERE user_id = ?
+            """,
+            (_optional(remind_at), _optional(close_at), user_id),
+        )
+
+    async def reschedule(
+        self,
+        remind_at: Callable[[datetime], datetime | None],
+        close_at: Callable[[datetime], datetime | None],
+    ) -> int:
+        """Compute every open conversation's due times again with today's settings (the
+        functions map the start of a wait, or the last answer, to the due time; None: off).
+
+        A wait whose reminder was sent keeps it sent. Run at start: settings may have changed,
+        and an upgraded database has the states but no due times. Returns how many changed.
+        """
+
+        def due(moment: str | None, rule: Callable[[datetime], datetime | None]) -> str | None:
+            if moment is None:
+                return None
+            return _optional(rule(datetime.fromisoformat(moment)))
+
+        def reschedule(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                """
+                SELECT user_id, waiting_since, reminded_for, answered_at, remind_at, close_at
+                FROM conversations
+                WHERE active = 1 AND waiting_since IS NOT NULL
+                UNION ALL
+                SELECT user_id, waiting_since, reminded_for, answered_at, remind_at, close_at
+                FROM conversations
+                WHERE active = 1 AND waiting_since IS NULL
+                """
+            ).fetchall()
+            changes = []
+            for user_id, waiting, reminded_for, answered, old_remind, old_close in rows:
+                if waiting is not None:
+                    new_remind = None if reminded_for == waiting else due(waiting, remind_at)
+                    new_close = None
+                else:
+                    new_remind, new_close = None, due(answered, close_at)
+                if (new_remind, new_close) != (old_remind, old_close):
+                    changes.append((new_remind, new_close, user_id))
+            conn.executemany(
+                "UPDATE conversations SET remind_at = ?, close_at = ? WHERE user_id = ?", changes
+            )
+            return len(changes)
+
+        return await self._core.write(reschedule)
 
     # --- topic icons ---------------------------------------------------------------------------
 
@@ -153,3 +214,7 @@ class Desk:
             """,
             (message_id, text),
         )
+
+
+def _optional(moment: datetime | None) -> str | None:
+    return None if moment is None else timestamp(moment)

@@ -138,12 +138,14 @@ _V4_CONVERSATION_STATES = """
 --   closed    not active.
 -- answered_at: an operator's last answer. assignee_id: the operator handling it (operators).
 -- remind_at: when the current wait is due for its one reminder (NULL: none due).
+-- reminded_for: the waiting_since of the wait whose reminder was sent (one per wait).
 -- close_at: when the answered, quiet conversation is due to close by itself (NULL: not due).
 -- icon: the state the topic's icon shows (TOPIC_ICONS); NULL: the bot never set one.
 ALTER TABLE conversations ADD COLUMN waiting_since TEXT;
 ALTER TABLE conversations ADD COLUMN answered_at TEXT;
 ALTER TABLE conversations ADD COLUMN assignee_id INTEGER;
 ALTER TABLE conversations ADD COLUMN remind_at TEXT;
+ALTER TABLE conversations ADD COLUMN reminded_for TEXT;
 ALTER TABLE conversations ADD COLUMN close_at TEXT;
 ALTER TABLE conversations ADD COLUMN icon TEXT;
 
@@ -183,6 +185,7 @@ CREATE TABLE board (
 
 -- Open conversations of an upgraded database get their state from the log: waiting since the
 -- first customer message after the last operator message, if any (banned users never wait).
+-- Their due times are computed at start from the settings (ConversationStates.reschedule).
 UPDATE conversations
 SET waiting_since = (
         SELECT min(m.created_at)

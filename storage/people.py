@@ -86,12 +86,6 @@ class People:
             offline_notice_for=row[12],
         )
 
-    async def set_language(self, user_id: int, language_code: str | None) -> None:
-        """Record the user's Telegram `language_code`; does nothing for an unknown user."""
-        await self._core.execute(
-            "UPDATE users SET language_code = ? WHERE user_id = ?", (language_code, user_id)
-        )
-
     # --- bans ----------------------------------------------------------------------------------
 
     async def ban(self, user_id: int, *, reason: str | None, banned_by: int | None) -> bool:
@@ -128,12 +122,6 @@ class People:
     async def save_operator(self, operator: OperatorProfile) -> None:
         """Keep an operator's profile as last seen (`username` without its `@`)."""
         await self._core.execute(SAVE_OPERATOR, operator.row())
-
-    async def operator(self, user_id: int) -> OperatorProfile | None:
-        row = await self._core.fetch_one(
-            f"SELECT {OperatorProfile.COLUMNS} FROM operators WHERE user_id = ?", (user_id,)
-        )
-        return None if row is None else OperatorProfile.from_row(row)
 
     async def operator_by_username(self, username: str) -> OperatorProfile | None:
         """The operator last seen with this @username (any case); None if nobody was."""

@@ -713,8 +713,7 @@ async def test_log_user_message_duplicate_still_updates_the_profile(db: Database
 async def test_user_state_reads_profile_conversation_and_ban_at_once(db: Database) -> None:
     assert await db.people.state(5) == UserState(user=None, conversation=None, ban=None)
 
-    await db.upsert_user(5, "eve", "Eve", None)
-    await db.people.set_language(5, "ru")
+    await db.people.save(5, "eve", "Eve", None, language_code="ru")
     await db.set_conversation(5, 77, active=False)
     state = await db.people.state(5)
     assert state.user == UserProfile(5, "eve", "Eve", None, "ru")

@@ -79,7 +79,36 @@ async def test_an_answer_ends_the_wait_and_the_first_to_answer_is_the_assignee(
     assert (found.waiting_since, found.remind_at) == (None, None)
     assert found.answered_at == iso(T0 + timedelta(minutes=10))
     assert found.close_at == iso(T0 + timedelta(days=4))
-    assert await db.people.operator(PETE.user_id) == PETE  # kept for the board and /assign
+    assert await db.people.operator_by_username("pete_s") == PETE  # kept for /assign
+
+
+async def test_an_answer_older_than_the_wait_does_not_end_it(db: Database) -> None:
+    """The operator's answer was on its way when the customer wrote again (the two sides are
+    handled side by side): that message still waits for an answer."""
+    await open_conversation(db, 1)
+    await db.conversations.customer_wrote(1, at=T0, remind_at=T0 + timedelta(minutes=15))
+
+    await db.conversations.operator_answered(
+        1, OLGA, at=T0 - timedelta(seconds=5), close_at=T0 + timedelta(days=3)
+    )
+
+    found = await db.conversations.desk_state(1)
+    assert found is not None
+    assert (found.state, found.waiting_since, found.close_at) == ("waiting", iso(T0), None)
+    assert found.remind_at == iso(T0 + timedelta(minutes=15))
+    assert found.assignee == OLGA  # they did answer: the conversation is theirs
+
+
+async def test_a_conversation_closed_through_the_contract_waits_no_more(db: Database) -> None:
+    await open_conversation(db, 1, topic_id=77)
+    await db.conversations.customer_wrote(1, at=T0, remind_at=T0 + timedelta(minutes=1))
+
+    await db.set_conversation(1, 77, active=False)
+
+    found = await db.conversations.desk_state(1)
+    assert found is not None
+    assert (found.state, found.waiting_since, found.remind_at) == ("closed", None, None)
+    assert await db.desk.due_reminders(T0 + timedelta(days=1), limit=10) == []
 
 
 async def test_a_customer_message_takes_back_a_close_that_was_due(db: Database) -> None:
@@ -224,6 +253,33 @@ async def test_a_reminder_is_marked_sent_only_for_its_own_wait(db: Database) -> 
     assert new.waiting_since is not None
     assert await db.desk.reminded(1, new.waiting_since) is True
     assert await db.desk.due_reminders(T0 + timedelta(hours=1), limit=9) == []
+
+
+async def test_reschedule_applies_todays_settings_and_keeps_sent_reminders(db: Database) -> None:
+    for user_id in (1, 2, 3, 4):
+        await open_conversation(db, user_id)
+    await db.conversations.customer_wrote(1, at=T0, remind_at=T0 + timedelta(minutes=15))
+    await db.conversations.customer_wrote(2, at=T0, remind_at=T0 + timedelta(minutes=15))
+    await db.desk.reminded(2, iso(T0))  # its reminder was sent
+    await db.conversations.operator_answered(3, OLGA, at=T0, close_at=None)
+    await db.deactivate_conversation(4)
+
+    # Reminders after an hour now, closing after a day (the settings changed).
+    changed = await db.desk.reschedule(
+        lambda since: since + timedelta(hours=1), lambda quiet: quiet + timedelta(days=1)
+    )
+
+    states = {u: await db.conversations.desk_state(u) for u in (1, 2, 3, 4)}
+    assert {u: (d.remind_at, d.close_at) for u, d in states.items() if d} == {
+        1: (iso(T0 + timedelta(hours=1)), None),
+        2: (None, None),  # one reminder per wait: sent already
+        3: (None, iso(T0 + timedelta(days=1))),
+        4: (None, None),  # closed
+    }
+    assert changed == 2
+    # Both off: nothing falls due any more.
+    await db.desk.reschedule(lambda since: None, lambda quiet: None)
+    assert await db.desk.next_due() is None
 
 
 # --- topic icons and the board ----------------------------------------------------------------

@@ -47,7 +47,7 @@ def count(path: Path, sql: str) -> int:
 async def test_transaction_commits_when_the_block_succeeds(db: Database, path: Path) -> None:
     async with db.transaction():
         await db.upsert_user(1, "ann", "Ann", None, commit=False)
-        await db.set_conversation(1, 42)
+        await db.set_conversation(1, 42, commit=False)
         await log_message(db, user_id=1, chat_id=1, commit=False)
         # Visible inside the transaction, not yet to anybody else.
         assert await db.people.get(1) == UserProfile(1, "ann", "Ann", None)
@@ -64,7 +64,7 @@ async def test_transaction_rolls_back_and_reraises_when_the_block_raises(
     async def write_then_fail() -> None:
         async with db.transaction():
             await db.upsert_user(1, "ann", "Ann", None, commit=False)
-            await db.set_conversation(1, 42)
+            await db.set_conversation(1, 42, commit=False)
             await log_message(db, user_id=1, chat_id=1, commit=False)
             raise Boom
 
@@ -234,7 +234,7 @@ async def test_failed_log_user_message_inside_a_transaction_stays_atomic(
     db: Database, path: Path
 ) -> None:
     async with db.transaction():
-        await db.set_conversation(1, 42)
+        await db.set_conversation(1, 42, commit=False)
         with pytest.raises(sqlite3.IntegrityError):
             await log_user_message(db, direction="sideways")
         # The caller caught the error and goes on: the half-done call must not be committed.
@@ -401,7 +401,7 @@ async def test_a_read_from_another_task_never_sees_uncommitted_writes(
 
     async def task_a() -> None:
         async with db.transaction():
-            await db.set_conversation(1, 42)
+            await db.set_conversation(1, 42, commit=False)
             a_wrote.set()
             await a_may_finish.wait()
             if a_fails:
@@ -427,7 +427,7 @@ async def test_many_concurrent_transactions_each_stay_whole(db: Database, path: 
         async with db.transaction():
             await db.upsert_user(user_id, None, None, None, commit=False)
             await asyncio.sleep(0)  # let the other tasks run in between
-            await db.set_conversation(user_id, 1000 + user_id)
+            await db.set_conversation(user_id, 1000 + user_id, commit=False)
             if user_id % 3 == 0:
                 raise Boom
 
