@@ -26,8 +26,7 @@ from bot.desk.icons import IconConfigError, TopicIcons, resolve_icons
 from bot.desk.scheduler import DeskScheduler
 from bot.http_server import HealthCheck, MetricsPage, build_http_app, start_http_server
 from bot.metrics import Metrics
-from bot.relay.errors import blocked_reason
-from bot.relay.rights import NEEDED_RIGHTS, BotRights
+from bot.relay.rights import BotRights
 from bot.relay.service import Relay
 from bot.telegram import create_bot
 from handlers import ALLOWED_UPDATES, setup_routers
@@ -129,11 +128,13 @@ async def _run_bot(
         bot=bot,
         group_id=settings.OPERATOR_CHAT_ID,
         me=identity.me.id,
-        retry_blocked=engine.retry_blocked,
+        lift=engine.lift,
     )
     desk = DeskScheduler(
         db=db,
         relay=relay,
+        group_id=settings.OPERATOR_CHAT_ID,
+        room=functools.partial(flood.wait_for_room, posts=True),
         board=(
             Board(
                 bot=bot,
@@ -199,8 +200,8 @@ async def _run_bot(
     try:
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
         # What a previous run left in the inbox goes first, ahead of anything new.
-        # The start-up checks found the rights the relay needs: what waited for them goes now.
-        await engine.resume(lifted=[blocked_reason(right) for right in NEEDED_RIGHTS])
+        await engine.resume()
+        await relay.states.reschedule()
         desk.start()
         await intake.prepare()
         logger.info("Bot @%s is running (%s)", identity.me.username, intake.mode)

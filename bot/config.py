@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -211,6 +211,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _reminder_fits_the_hours(self) -> Settings:
+        hours = self.working_hours()
+        if hours is not None and self.REMIND_AFTER is not None:
+            try:
+                hours.after_open_time(datetime.now(UTC), self.REMIND_AFTER)
+            except ValueError:
+                raise ValueError(
+                    f"REMIND_AFTER is more open time than WORKING_HOURS ({hours.text}) have in "
+                    "a year: shorten it, or widen the hours"
+                ) from None
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         # Without a secret anybody who learns the URL could post fake customer messages.
         if self.WEBHOOK_URL and not self.WEBHOOK_SECRET.get_secret_value():
@@ -237,6 +250,7 @@ class Settings(BaseSettings):
 _SWITCHES = ("on", "off", "true", "false", "yes", "no", "1", "0")
 _DURATION_RE = re.compile(r"(\d+)\s*([smhd])")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_LONGEST_DURATION = timedelta(days=365)
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -247,11 +261,17 @@ def parse_duration(text: str) -> timedelta | None:
     parts = _DURATION_RE.findall(text)
     if not parts or "".join(_DURATION_RE.sub("", text).split()):
         raise ValueError(f"{text!r} is not a duration like 90s, 15m, 2h or 3d (empty: off)")
-    duration = sum(
-        (timedelta(**{_DURATION_UNITS[unit]: int(number)}) for number, unit in parts), timedelta()
-    )
+    try:
+        duration = sum(
+            (timedelta(**{_DURATION_UNITS[unit]: int(number)}) for number, unit in parts),
+            timedelta(),
+        )
+    except OverflowError:
+        duration = _LONGEST_DURATION * 2
     if duration <= timedelta(0):
         raise ValueError("must be longer than 0 (empty: off)")
+    if duration > _LONGEST_DURATION:
+        raise ValueError("must be at most 365d")
     return duration
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Settings, describe_validation_error
+from bot.config import Settings, describe_validation_error, parse_duration
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,24 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.working_hours() is None
     texts = (config.WELCOME_TEXT, config.CLOSED_TEXT, config.BANNED_TEXT, config.OFFLINE_TEXT)
     assert texts == (None, None, None, None)  # the built-in texts, in the user's language
+    desk = (config.BOARD, config.BOARD_INTERVAL, config.TOPIC_ICONS)
+    assert desk == (True, 30.0, False)
+    assert (config.REMIND_AFTER, config.AUTO_CLOSE_AFTER) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("3d", timedelta(days=3)),
+        (" 2H ", timedelta(hours=2)),
+        ("", None),
+    ],
+)
+def test_durations(text: str, duration: timedelta | None) -> None:
+    assert parse_duration(text) == duration
 
 
 def test_reads_dotenv_file_and_environment_wins(
@@ -106,6 +125,17 @@ def test_missing_variables_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"WORKING_HOURS": "9-18"}, "WORKING_HOURS: '9-18' is not 'Day HH:MM-HH:MM'"),
         ({"WORKING_HOURS": "Mon-Fry 09:00-18:00"}, "WORKING_HOURS: 'fry' in"),
         ({"NOTE_PREFIX": "#" * 33}, "NOTE_PREFIX string should have at most 32 characters"),
+        ({"BOARD": "maybe"}, "BOARD must be on or off"),
+        ({"BOARD_INTERVAL": "0.5"}, "BOARD_INTERVAL input should be greater than or equal to 1"),
+        ({"REMIND_AFTER": "soon"}, "REMIND_AFTER 'soon' is not a duration like 90s, 15m"),
+        ({"REMIND_AFTER": "15 minutes"}, "REMIND_AFTER '15 minutes' is not a duration"),
+        ({"AUTO_CLOSE_AFTER": "0d"}, "AUTO_CLOSE_AFTER must be longer than 0"),
+        ({"AUTO_CLOSE_AFTER": "999999999999d"}, "AUTO_CLOSE_AFTER must be at most 365d"),
+        (
+            {"REMIND_AFTER": "3d", "WORKING_HOURS": "Mon 09:00-10:00"},
+            "REMIND_AFTER is more open time than WORKING_HOURS (Mon 09:00-10:00) have in a year",
+        ),
+        ({"TOPIC_ICON_CLOSED": " "}, "TOPIC_ICON_CLOSED must be an emoji of Telegram's topic"),
     ],
 )
 def test_invalid_values_are_explained(

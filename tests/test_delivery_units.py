@@ -248,3 +248,16 @@ async def test_a_background_post_waits_for_a_chat_to_cool_down_after_a_429(
 
     assert edited - after_429 < 0.3
     assert posted - after_429 >= 0.5
+
+
+async def test_a_background_call_that_meets_a_429_gives_its_turn_up(bot: Bot) -> None:
+    recorder = Recorder({1: [retry_after(1, 1)]})
+    flood = FloodControl(global_rate=1000)
+
+    with pytest.raises(TelegramRetryAfter):
+        await in_background_call(flood, recorder, bot, named(1, "icon"))
+    started = time.monotonic()
+    await flood(recorder, bot, named(1, "customer"))  # waits out the penalty, then goes
+
+    assert len(recorder.calls) == 2  # the icon was not tried again
+    assert time.monotonic() - started >= 1.0

@@ -20,7 +20,7 @@ HOURS = f"{DAYS[OPEN_DAY.weekday()].capitalize()} 09:00-10:00"
 desk = desk_fixture(REMIND_AFTER="1s", WORKING_HOURS=HOURS, TIMEZONE="UTC")
 
 
-async def test_a_customer_who_writes_while_closed_is_reminded_after_the_desk_opens(
+async def test_the_reminder_of_a_wait_that_began_while_closed_is_due_after_opening(
     desk: Desk,
 ) -> None:
     user = desk.new_user("Night")

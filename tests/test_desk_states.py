@@ -3,12 +3,15 @@ and the board pinned in General."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
+from bot.desk import board as board_module
 from tests.fake_telegram import User
 from tests.relay_helpers import Desk, desk_fixture, poll
+from tests.storage_helpers import write_directly
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -74,6 +77,17 @@ async def test_a_customers_message_waits_until_an_operator_answers(desk: Desk) -
 
     await desk.fake.user_sends(user, "one more thing")
     assert await state(desk, user) == "waiting"
+
+
+async def test_a_banned_customer_waits_no_more(desk: Desk) -> None:
+    user, topic_id = await conversation(desk, "Spammer")
+    assert await state(desk, user) == "waiting"
+
+    await command(desk, "/ban spam", topic_id=topic_id)
+    await desk.fake.user_sends(user, "buy now")  # logged, not relayed: no wait begins
+
+    assert await state(desk, user) == "answered"
+    assert "Spammer" not in await command(desk, "/queue")
 
 
 async def test_closing_and_a_new_message_reopen_the_same_topic_waiting(desk: Desk) -> None:
@@ -145,8 +159,14 @@ async def test_assign_explains_what_it_cannot_do(desk: Desk) -> None:
 
 async def test_queue_lists_the_waiting_longest_first_and_mine_the_askers(desk: Desk) -> None:
     pete = desk.fake.add_operator(desk.group, "Pete", username="pete_q")
-    first, first_topic = await conversation(desk, "Quinn")
-    second, second_topic = await conversation(desk, "Quincy")
+    first, _ = await conversation(desk, "Quinn")
+    _second, second_topic = await conversation(desk, "Quincy")
+    # Quinn has waited an hour: the order is the waits', not the order of the ids.
+    write_directly(
+        desk.db_path,
+        "UPDATE conversations SET waiting_since = '2000-01-01T00:00:00.000Z' WHERE user_id = ?",
+        (first.id,),
+    )
     await desk.fake.operator_sends(pete, desk.group, "// mine", thread_id=second_topic)
     await command(desk, "/assign", topic_id=second_topic, operator=pete)
 
@@ -155,14 +175,13 @@ async def test_queue_lists_the_waiting_longest_first_and_mine_the_askers(desk: D
     lines = queue.splitlines()
     assert lines[0].startswith("📋 Waiting: ")
     names = [line.split(". ", 1)[1].split(" — ")[0] for line in lines[1:] if ". " in line]
+    assert names[0] == "Quinn Tester"  # the longest wait of all
     assert names.index("Quinn Tester") < names.index("Quincy Tester")
     assert any(line.endswith("— Pete") and "Quincy" in line for line in lines)
     mine = await command(desk, "/mine", operator=pete)
     assert mine.splitlines()[0] == "🙋 Yours, waiting: 1"
     assert "Quincy Tester" in mine
     assert "Quinn" not in mine
-    assert first.id != second.id
-    assert first_topic != second_topic
 
 
 async def test_the_queue_links_each_customer_to_their_topic(desk: Desk) -> None:
@@ -235,6 +254,29 @@ async def test_a_deleted_board_is_posted_and_pinned_anew(desk: Desk) -> None:
     new = board(desk)
     assert new is not None
     assert "Dorian Tester" in new["text"]
+
+
+async def test_a_board_deleted_on_a_quiet_desk_comes_back(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await desk.wait_for(lambda: board(desk) is not None, "the board", timeout=10)
+    await asyncio.sleep(2.5)  # two intervals: the board's text does not change meanwhile
+    old = board(desk)
+    assert old is not None
+    mark = len(desk.fake.calls)
+    await asyncio.sleep(2.5)
+    edits = [c for c in desk.calls_since(mark, "editMessageText") if c.params.get("message_id")
+             == old["message_id"]]  # fmt: skip
+    assert edits == []  # unchanged text: no edit within the probe interval
+
+    monkeypatch.setattr(board_module, "PROBE_EVERY", 1.0)
+    await desk.fake.delete_message(desk.group, old["message_id"])
+
+    await desk.wait_for(
+        lambda: (found := board(desk)) is not None and found["message_id"] != old["message_id"],
+        "the board to come back",
+        timeout=10,
+    )
 
 
 async def test_the_board_survives_a_restart_as_the_same_message(desk: Desk) -> None:

@@ -79,10 +79,14 @@ async def test_a_quiet_answered_conversation_closes_by_itself_like_close(desk: D
 
 async def test_a_waiting_conversation_is_never_closed_by_itself(desk: Desk) -> None:
     user, topic_id = await waiting(desk, "Wendy")
+    control, control_topic = await waiting(desk, "Connie")
     await answer(desk, user, topic_id)
+    await answer(desk, control, control_topic)
     await desk.fake.user_sends(user, "but wait")  # waiting again before it closed
 
-    await asyncio.sleep(3)
+    # In the same time, the answered and quiet one closes: the timers do run.
+    await desk.wait_conversation(control, active=False, timeout=10)
+    await asyncio.sleep(1)
 
     conversation = await desk.conversation(user)
     assert conversation is not None

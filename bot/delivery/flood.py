@@ -56,16 +56,22 @@ _POSTING_METHODS = frozenset(
 )
 
 _background: ContextVar[bool] = ContextVar("flood_background", default=False)
+_after_calm: ContextVar[bool] = ContextVar("flood_after_calm", default=True)
 
 
 @contextmanager
-def in_background() -> Iterator[None]:
-    """Bot API calls made inside the block give way to every other call (see above)."""
-    token = _background.set(True)
+def in_background(*, after_calm: bool = True) -> Iterator[None]:
+    """Bot API calls made inside the block give way to every other call (see above).
+
+    `after_calm=False`: a post that must not wait for a minute without 429s (a reminder: under
+    steady load that minute never comes); it still waits for every queued call and penalty.
+    """
+    tokens = (_background.set(True), _after_calm.set(after_calm))
     try:
         yield
     finally:
-        _background.reset(token)
+        _after_calm.reset(tokens[1])
+        _background.reset(tokens[0])
 
 
 @dataclass
@@ -146,7 +152,7 @@ class FloodControl(BaseRequestMiddleware):
             return await self._call_with_retries(make_request, bot, method, None)
         background = _background.get()
         if background:
-            await self.wait_for_room(chat_id, posts=_posts(method))
+            await self.wait_for_room(chat_id, posts=_posts(method) and _after_calm.get())
         gate = self._gates.setdefault(chat_id, _ChatGate())
         gate.users += 1
         gate.foreground += not background
@@ -211,7 +217,10 @@ class FloodControl(BaseRequestMiddleware):
                 # A small margin: Telegram counts the penalty from its own clock.
                 gate.blocked_until = time.monotonic() + error.retry_after + 0.05
                 self._note_429(chat)
-                if waits > self._max_retry_after_waits:
+                # A background call does not wait its turn again at the head of the chat: the
+                # calls queued behind it go first once the penalty is over; its caller tries
+                # again later, from what is then the latest state.
+                if waits > self._max_retry_after_waits or _background.get():
                     raise
             except (TelegramServerError, TelegramNetworkError) as error:
                 errors += 1

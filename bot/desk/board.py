@@ -2,13 +2,17 @@
 
 It is edited in place, never re-posted, and only when its text changed; the scheduler refreshes
 it at most once every `BOARD_INTERVAL` seconds. When it was deleted, a new one is posted and
-pinned. Every call is in flood control's background lane: customers' and operators' messages go
-first. The board is in English, like the bot's other notes in General.
+pinned: found at the next change, or by an edit to the same text every `PROBE_EVERY` seconds
+(and at start), which Telegram answers "not modified" while the board is there.
+
+Every call is in flood control's background lane: customers' and operators' messages go first.
+The board is in English, like the bot's other notes in General.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -26,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # The board links to topics: no preview of the first link.
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Seconds between edits of an unchanged board (Telegram answers "not modified" while it is
+# there): a board deleted on a quiet desk, or while the bot was down, is posted again.
+PROBE_EVERY = 300.0
 
 
 class Board:
@@ -46,6 +53,7 @@ class Board:
         # Waits until an edit in the group takes nothing from customers' messages.
         self._room = room
         self._clock = clock
+        self._probed: float | None = None  # when an edit last found the board there
 
     async def refresh(self) -> None:
         """Show the queue as it is once the group has room: edit the board if its text
@@ -59,7 +67,8 @@ class Board:
             await self._post(text)
             return
         message_id, shown = board
-        if text == shown:
+        probe = self._probed is None or time.monotonic() - self._probed >= PROBE_EVERY
+        if text == shown and not probe:
             return
         try:
             with in_background():
@@ -76,7 +85,9 @@ class Board:
                 return
             if not errors.message_not_modified(error):
                 raise
-        await self._db.desk.set_board(message_id, text)
+        self._probed = time.monotonic()
+        if text != shown:
+            await self._db.desk.set_board(message_id, text)
 
     async def _post(self, text: str) -> None:
         """A new board, recorded before it is pinned: a failed pin does not post it again."""

@@ -249,6 +249,7 @@ class OperatorCommands:
         if not banned:
             await self._answer(call.message, texts.already_banned)
             return
+        await self._relay.states.banned(conversation.user_id)
         logger.info("User %d banned by %s", conversation.user_id, operator.id if operator else "?")
         name = person(operator, texts)
         if reason is None:

@@ -7,7 +7,7 @@ their topic; the list stops before it outgrows a message ("…and 12 more").
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.desk.stats import format_duration
 from bot.relay.texts import Texts
@@ -15,6 +15,7 @@ from storage import OperatorProfile, Queue, QueueEntry, UserProfile
 
 # How many waiting conversations a queue lists at most; the rest are counted.
 QUEUE_LENGTH = 50
+_MINUTE = timedelta(minutes=1)
 # Room for the text of a message (4,096 characters), with a margin for the closing line.
 _ROOM = 3900
 
@@ -61,8 +62,16 @@ def _line(entry: QueueEntry, index: int, *, now: datetime, texts: Texts, group_i
         else texts.queue_unassigned
     )
     return texts.queue_line.format(
-        index=index, customer=customer, wait=format_duration(waited, texts), assignee=assignee
+        index=index, customer=customer, wait=format_wait(waited, texts), assignee=assignee
     )
+
+
+def format_wait(waited: timedelta, texts: Texts) -> str:
+    """A wait as the queue shows it: in minutes ("< 1 min" first), so that the board's text
+    does not change every few seconds."""
+    if waited < _MINUTE:
+        return f"&lt; {format_duration(_MINUTE, texts)}"  # HTML: "< 1 min"
+    return format_duration(waited, texts)
 
 
 def customer_name(profile: UserProfile | None, user_id: int) -> str:

@@ -23,6 +23,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from aiogram.exceptions import TelegramRetryAfter
+
+from bot.delivery.engine import describe_error
 from bot.delivery.flood import in_background
 from bot.desk.board import Board
 from bot.desk.icons import TopicIcons
@@ -41,6 +44,8 @@ BATCH = 50
 IDLE = 60.0
 # After an error (Telegram down, a locked database), the next pass is this much later.
 RETRY_AFTER_ERROR = 5.0
+# A reminder or a close that failed (no right to close the topic, say) waits this long.
+ITEM_RETRY = timedelta(minutes=5)
 
 
 def _utc_now() -> datetime:
@@ -58,6 +63,8 @@ class DeskScheduler:
         board: Board | None,
         board_interval: float,
         icons: TopicIcons | None,
+        group_id: int,
+        room: Callable[[int], Awaitable[None]],
         clock: Clock = _utc_now,
     ) -> None:
         self._db = db
@@ -65,6 +72,9 @@ class DeskScheduler:
         self._board = board
         self._board_interval = board_interval
         self._icons = icons
+        self._group = group_id
+        # Waits until a post in the group takes nothing from customers (flood control).
+        self._room = room
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -101,6 +111,9 @@ class DeskScheduler:
             seen = changes.version
             try:
                 sleep = await work()
+            except TelegramRetryAfter as error:  # the group is busy: after the penalty
+                logger.info("The desk's %s pass waits %d s (429)", name, error.retry_after)
+                sleep = float(error.retry_after)
             except Exception:
                 logger.exception("The desk's %s pass failed; trying again shortly", name)
                 sleep = RETRY_AFTER_ERROR
@@ -121,10 +134,10 @@ class DeskScheduler:
         now = self._clock()
         reminders = await self._db.desk.due_reminders(now, limit=BATCH)
         for due in reminders:
-            await self._remind(due, now)
+            await self._each(due, "reminder", self._remind(due, now), remind=True)
         closes = await self._db.desk.due_closes(now, limit=BATCH)
         for due in closes:
-            await self._close(due, now)
+            await self._each(due, "close", self._close(due, now), remind=False)
         if len(reminders) == BATCH or len(closes) == BATCH:
             return 0  # more are due
         upcoming = await self._db.desk.next_due()
@@ -132,6 +145,30 @@ class DeskScheduler:
             return IDLE
         wait = (datetime.fromisoformat(upcoming) - self._clock()).total_seconds()
         return min(max(wait, 0.05), IDLE)
+
+    async def _each(
+        self, due: DeskState, what: str, work: Awaitable[None], *, remind: bool
+    ) -> None:
+        """One due item: an error holds back only that one, for a while, not the rest."""
+        try:
+            await work
+        except TelegramRetryAfter as error:  # the group is busy: later, from the stored state
+            later = self._clock() + timedelta(seconds=error.retry_after + 1)
+            await self._postpone(due, later, remind=remind)
+        except Exception as error:
+            logger.warning(
+                "The %s of user %d's conversation failed (%s); trying again in %d min",
+                what,
+                due.user_id,
+                describe_error(error),
+                ITEM_RETRY // timedelta(minutes=1),
+            )
+            await self._postpone(due, self._clock() + ITEM_RETRY, remind=remind)
+
+    async def _postpone(self, due: DeskState, later: datetime, *, remind: bool) -> None:
+        await self._db.desk.postpone(
+            due.user_id, remind_at=later if remind else None, close_at=None if remind else later
+        )
 
     async def _remind(self, due: DeskState, now: datetime) -> None:
         """The one reminder of a wait, in its topic: mentioning the assignee, who is notified."""
@@ -144,7 +181,9 @@ class DeskScheduler:
             who = texts.reminder_nobody
         waited = now - datetime.fromisoformat(due.waiting_since)
         text = texts.reminder.format(wait=format_duration(waited, texts), who=who)
-        with in_background():
+        # Not after the group's calm: under steady load it never comes, and then reminders
+        # matter most. It still waits for every customer's message queued for the group.
+        with in_background(after_calm=False):
             # A topic that is gone drops the note: the reminder is done all the same.
             await self._relay.notices.note_in_topic(due.topic_id, text)
         await self._db.desk.reminded(due.user_id, due.waiting_since)
@@ -154,19 +193,16 @@ class DeskScheduler:
         """Close a conversation that was answered and then quiet for AUTO_CLOSE_AFTER, exactly
         like /close: the topic closed, the customer told, the same topic reopened when they
         write again."""
+        await self._room(self._group)
+        if not await self._still_due(due.user_id, now):  # the customer wrote while it waited
+            return
         with in_background():
             await self._relay.close_topic(due.topic_id)
         # The customer may have written while the topic was being closed: their message, not
         # the timer, has the last word.
         async with self._relay.topics.lock(due.user_id):
-            current = await self._db.conversations.desk_state(due.user_id)
-            still_due = (
-                current is not None
-                and current.active
-                and current.close_at is not None
-                and datetime.fromisoformat(current.close_at) <= now
-            )
-            if not still_due:
+            if not await self._still_due(due.user_id, now):
+                current = await self._db.conversations.desk_state(due.user_id)
                 if current is not None and current.active:
                     await self._relay.reopen_topic(current.topic_id)
                 return
@@ -178,6 +214,15 @@ class DeskScheduler:
                 due.topic_id, texts.auto_closed.format(quiet=format_duration(quiet, texts))
             )
         logger.info("Closed the quiet conversation of user %d", due.user_id)
+
+    async def _still_due(self, user_id: int, now: datetime) -> bool:
+        current = await self._db.conversations.desk_state(user_id)
+        return (
+            current is not None
+            and current.active
+            and current.close_at is not None
+            and datetime.fromisoformat(current.close_at) <= now
+        )
 
     # --- icons and the board -------------------------------------------------------------------
 

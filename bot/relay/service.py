@@ -194,6 +194,9 @@ class Relay:
         logs.bind(user_id=user_id, topic_id=topic_id)
         texts = await self.topics.languages.texts(user_id)
         route = Route.to_user(user_id, topic_id=topic_id, texts=texts)
+        # Answered from the moment an operator wrote to the customer, even when the customer
+        # cannot receive it: the operator did their part (and a note below says why).
+        await self.states.operator_answered(user_id, message.from_user, message.date)
         try:
             if album and len(album) > 1:
                 await self._copier.relay_album(route, album)
@@ -202,8 +205,6 @@ class Relay:
                 await self._copier.relay(route, message, reply_to)
         except TelegramForbiddenError as error:
             await self.notices.undelivered(route, message.message_id, error)
-        # Answered, even when the customer cannot receive it: the operator did their part.
-        await self.states.operator_answered(user_id, message.from_user, message.date)
 
     async def operator_edit(self, message: Message) -> None:
         """An operator edited a message: update its copy in the user's chat."""
@@ -258,7 +259,8 @@ class Relay:
 
     async def end_conversation(self, user_id: int, topic_id: int) -> None:
         """The topic was closed: the conversation is inactive, and the user gets CLOSED_TEXT."""
-        await self.states.closed(user_id)
+        if not await self.states.closed(user_id):
+            return  # closed already: the customer was told then
         logger.info("Topic %d closed: conversation of user %d is inactive", topic_id, user_id)
         language_code = await self.topics.languages.language_code(user_id)
         await self.notices.tell_user(user_id, "closed", language_code)

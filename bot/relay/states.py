@@ -127,10 +127,26 @@ class ConversationStates:
         await self._db.conversations.reopened(user_id, topic_id, close_at=self.timers.close_at(at))
         self.changes.notify()
 
-    async def closed(self, user_id: int) -> None:
-        """The conversation ended: closed, nobody waiting, nothing due."""
-        await self._db.conversations.deactivate(user_id)
+    async def closed(self, user_id: int) -> bool:
+        """The conversation ended: closed, nobody waiting, nothing due. False when it was
+        closed already (another close came first)."""
+        changed = await self._db.conversations.deactivate(user_id)
         self.changes.notify()
+        return changed
+
+    async def banned(self, user_id: int) -> None:
+        """The customer was banned: their messages go nowhere, nobody waits for an answer."""
+        await self._db.conversations.stop_waiting(user_id)
+        self.changes.notify()
+
+    async def reschedule(self) -> int:
+        """Compute every open conversation's due times again from today's settings (at start:
+        REMIND_AFTER, AUTO_CLOSE_AFTER or WORKING_HOURS may have changed, and a database from
+        before the desk has states but no due times)."""
+        changed = await self._db.desk.reschedule(self.timers.remind_at, self.timers.close_at)
+        if changed:
+            self.changes.notify()
+        return changed
 
     async def assigned(self, user_id: int, operator: OperatorProfile | None) -> None:
         """The conversation was handed to `operator` (None: to nobody)."""
