@@ -4,6 +4,7 @@ and the board pinned in General."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -53,6 +54,16 @@ async def command(desk: Desk, text: str, *, topic_id: int | None = None, **what:
 def board(desk: Desk) -> dict[str, Any] | None:
     pinned = [m for m in desk.fake.pinned_messages(desk.group) if "message_thread_id" not in m]
     return pinned[0] if pinned else None
+
+
+async def board_where(
+    desk: Desk, holds: Callable[[dict[str, Any]], bool], what: str
+) -> dict[str, Any]:
+    """Wait until the pinned board satisfies `holds`; return it."""
+    await desk.wait_for(lambda: (found := board(desk)) is not None and holds(found), what, 10)
+    found = board(desk)
+    assert found is not None
+    return found
 
 
 # --- states -----------------------------------------------------------------------------------
@@ -208,25 +219,15 @@ async def test_the_queue_links_each_customer_to_their_topic(desk: Desk) -> None:
 
 async def test_the_board_is_pinned_in_general_and_edited_in_place(desk: Desk) -> None:
     user, topic_id = await conversation(desk, "Bertha")
-    await desk.wait_for(
-        lambda: (found := board(desk)) is not None and "Bertha Tester" in found["text"],
-        "the board to list Bertha",
-        timeout=10,
+    pinned = await board_where(
+        desk, lambda b: "Bertha Tester" in b["text"], "the board to list Bertha"
     )
-    pinned = board(desk)
-    assert pinned is not None
     assert pinned["text"].startswith("📋 Waiting: ")
 
     await desk.fake.operator_sends(desk.operator, desk.group, "hi", thread_id=topic_id)
     await desk.sent_to(user, 1)
 
-    await desk.wait_for(
-        lambda: (found := board(desk)) is not None and "Bertha" not in found["text"],
-        "the board to drop Bertha",
-        timeout=10,
-    )
-    again = board(desk)
-    assert again is not None
+    again = await board_where(desk, lambda b: "Bertha" not in b["text"], "the board to drop Bertha")
     assert again["message_id"] == pinned["message_id"]  # edited, never re-posted
     boards_sent = [  # not the answers to /queue: those reply to the command
         call
@@ -246,13 +247,7 @@ async def test_a_deleted_board_is_posted_and_pinned_anew(desk: Desk) -> None:
     await desk.fake.delete_message(desk.group, old["message_id"])
     await conversation(desk, "Dorian")  # the board's text changes: the edit finds it gone
 
-    await desk.wait_for(
-        lambda: (found := board(desk)) is not None and found["message_id"] != old["message_id"],
-        "a new board",
-        timeout=10,
-    )
-    new = board(desk)
-    assert new is not None
+    new = await board_where(desk, lambda b: b["message_id"] != old["message_id"], "a new board")
     assert "Dorian Tester" in new["text"]
 
 
@@ -272,33 +267,19 @@ async def test_a_board_deleted_on_a_quiet_desk_comes_back(
     monkeypatch.setattr(board_module, "PROBE_EVERY", 1.0)
     await desk.fake.delete_message(desk.group, old["message_id"])
 
-    await desk.wait_for(
-        lambda: (found := board(desk)) is not None and found["message_id"] != old["message_id"],
-        "the board to come back",
-        timeout=10,
+    await board_where(
+        desk, lambda b: b["message_id"] != old["message_id"], "the board to come back"
     )
 
 
 async def test_the_board_survives_a_restart_as_the_same_message(desk: Desk) -> None:
     await conversation(desk, "Rita")
-    await desk.wait_for(
-        lambda: (found := board(desk)) is not None and "Rita Tester" in found["text"],
-        "Rita on the board",
-        timeout=10,
-    )
-    before = board(desk)
-    assert before is not None
+    before = await board_where(desk, lambda b: "Rita Tester" in b["text"], "Rita on the board")
 
     await desk.restart()
     await conversation(desk, "Rufus")
 
-    await desk.wait_for(
-        lambda: (found := board(desk)) is not None and "Rufus Tester" in found["text"],
-        "Rufus on the board",
-        timeout=10,
-    )
-    after = board(desk)
-    assert after is not None
+    after = await board_where(desk, lambda b: "Rufus Tester" in b["text"], "Rufus on the board")
     assert after["message_id"] == before["message_id"]
 
     async def states_kept() -> bool:

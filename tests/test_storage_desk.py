@@ -323,7 +323,8 @@ async def test_the_board_is_remembered(db: Database) -> None:
         ("mine", lambda db: db.desk.queue(limit=20, assignee_id=1), "conversations_waiting"),
         ("reminders", lambda db: db.desk.due_reminders(T0, limit=50), "conversations_remind_at"),
         ("closes", lambda db: db.desk.due_closes(T0, limit=50), "conversations_close_at"),
-        ("next due", lambda db: db.desk.next_due(), "conversations_close_at"),
+        ("next reminder", lambda db: db.desk.next_due(), "conversations_remind_at"),
+        ("next close", lambda db: db.desk.next_due(), "conversations_close_at"),
         ("icons", lambda db: db.desk.stale_icons(limit=50), "conversations_icon_stale"),
     ],
 )
